@@ -1,0 +1,345 @@
+// custra: the command-line client of custra-server.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "client/cli/output.h"
+#include "custra/client.h"
+
+namespace custra::cli {
+namespace {
+
+struct GlobalFlags {
+  std::string server = "localhost:50051";
+  std::string tenant;
+  std::string api_key;
+  std::string admin_key;
+  std::string admin_key_file;
+  std::string output = "table";
+  bool tls = false;
+  std::string tls_ca;
+  double timeout_seconds = 30;
+};
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::string(value) : fallback;
+}
+
+// Prints a failed status the way every command does: code, message, reason,
+// field violations. Returns the process exit code.
+int ReportError(const absl::Status& status) {
+  std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": "
+            << status.message() << "\n";
+  const ErrorDetails details = ErrorDetailsOf(status);
+  for (const auto& v : details.field_violations) {
+    std::cerr << "  field " << v.field << ": " << v.description << "\n";
+  }
+  if (!details.reason.empty())
+    std::cerr << "  reason: " << details.reason << "\n";
+  return 1;
+}
+
+class Cli {
+ public:
+  explicit Cli(GlobalFlags* flags) : flags_(flags) {}
+
+  // Connects with the admin key (admin commands) or the tenant API key.
+  absl::StatusOr<std::unique_ptr<Client>> Connect(bool admin) {
+    ClientOptions options;
+    options.target = flags_->server;
+    options.tenant_id = flags_->tenant;
+    options.default_deadline = absl::Seconds(flags_->timeout_seconds);
+    options.use_tls = flags_->tls || !flags_->tls_ca.empty();
+    if (!flags_->tls_ca.empty()) {
+      std::ifstream in(flags_->tls_ca);
+      std::stringstream pem;
+      pem << in.rdbuf();
+      if (!in)
+        return absl::NotFoundError("cannot read --tls-ca " + flags_->tls_ca);
+      options.tls_root_certs_pem = pem.str();
+    }
+    if (admin) {
+      std::string key = flags_->admin_key;
+      if (key.empty() && !flags_->admin_key_file.empty()) {
+        std::ifstream in(flags_->admin_key_file);
+        std::stringstream content;
+        content << in.rdbuf();
+        if (!in) {
+          return absl::NotFoundError("cannot read --admin-key-file " +
+                                     flags_->admin_key_file);
+        }
+        key = std::string(absl::StripAsciiWhitespace(content.str()));
+      }
+      if (key.empty()) {
+        return absl::UnauthenticatedError(
+            "no admin key: set CUSTRA_ADMIN_KEY or pass --admin-key / "
+            "--admin-key-file");
+      }
+      options.api_key = key;
+    } else {
+      if (flags_->api_key.empty()) {
+        return absl::UnauthenticatedError(
+            "no API key: set CUSTRA_API_KEY or pass --api-key");
+      }
+      if (flags_->tenant.empty()) {
+        return absl::InvalidArgumentError(
+            "no tenant: set CUSTRA_TENANT or pass --tenant");
+      }
+      options.api_key = flags_->api_key;
+    }
+    return Client::Create(options);
+  }
+
+  OutputFormat format() const {
+    OutputFormat format = OutputFormat::kTable;
+    ParseOutputFormat(flags_->output, &format);
+    return format;
+  }
+
+  // Runs `body(client)` with an admin connection and maps its status to the
+  // exit code.
+  int WithAdmin(const std::function<absl::Status(Client&)>& body) {
+    auto client = Connect(/*admin=*/true);
+    if (!client.ok()) return ReportError(client.status());
+    absl::Status status = body(**client);
+    return status.ok() ? 0 : ReportError(status);
+  }
+
+ private:
+  GlobalFlags* flags_;
+};
+
+void AddTenantCommands(CLI::App& app, Cli& cli, int& exit_code) {
+  CLI::App* tenant = app.add_subcommand(
+      "tenant", "Create, list, show and delete tenants (admin key)");
+  tenant->require_subcommand(1);
+
+  static std::string id;
+  static std::string name;
+  CLI::App* create =
+      tenant->add_subcommand("create", "Create a tenant and its database");
+  create->add_option("id", id, "Tenant id: ^[a-z][a-z0-9-]{2,62}$")->required();
+  create->add_option("--name", name, "Display name");
+  create->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      auto t = c.CreateTenant(id, name);
+      if (!t.ok()) return t.status();
+      PrintOne(*t, cli.format(), std::cout);
+      return absl::OkStatus();
+    });
+  });
+
+  CLI::App* list = tenant->add_subcommand("list", "List all tenants");
+  list->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      auto tenants = c.ListTenants();
+      if (!tenants.ok()) return tenants.status();
+      std::vector<const google::protobuf::Message*> rows;
+      for (const auto& t : *tenants) rows.push_back(&t);
+      PrintRows(rows, v1::Tenant::descriptor(), cli.format(), std::cout);
+      return absl::OkStatus();
+    });
+  });
+
+  CLI::App* show = tenant->add_subcommand("show", "Show one tenant");
+  show->add_option("id", id, "Tenant id")->required();
+  show->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      auto t = c.GetTenant(id);
+      if (!t.ok()) return t.status();
+      PrintOne(*t, cli.format(), std::cout);
+      return absl::OkStatus();
+    });
+  });
+
+  CLI::App* remove = tenant->add_subcommand(
+      "delete", "Delete a tenant, its keys and its database (irreversible)");
+  remove->add_option("id", id, "Tenant id")->required();
+  remove->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      absl::Status status = c.DeleteTenant(id);
+      if (status.ok()) std::cerr << "deleted tenant " << id << "\n";
+      return status;
+    });
+  });
+}
+
+void AddKeyCommands(CLI::App& app, Cli& cli, int& exit_code) {
+  CLI::App* key = app.add_subcommand(
+      "key", "Issue, list and revoke tenant API keys (admin key)");
+  key->require_subcommand(1);
+  static std::string tenant;
+  static std::string name;
+  static std::string key_id;
+  static bool quiet = false;
+
+  CLI::App* issue = key->add_subcommand(
+      "issue", "Issue an API key; the secret is shown once");
+  issue->add_option("tenant", tenant, "Tenant id")->required();
+  issue->add_option("--name", name, "What the key is for");
+  issue->add_flag("-q,--quiet", quiet, "Print only the secret (for scripts)");
+  issue->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      auto issued = c.IssueApiKey(tenant, name);
+      if (!issued.ok()) return issued.status();
+      if (quiet) {
+        std::cout << issued->secret() << "\n";
+      } else if (cli.format() == OutputFormat::kTable) {
+        std::cout << "API key " << issued->api_key().id() << " for tenant "
+                  << tenant << " (shown once, store it now):\n"
+                  << issued->secret() << "\n";
+      } else {
+        PrintOne(*issued, cli.format(), std::cout);
+      }
+      return absl::OkStatus();
+    });
+  });
+
+  CLI::App* list =
+      key->add_subcommand("list", "List a tenant's keys (never their secrets)");
+  list->add_option("tenant", tenant, "Tenant id")->required();
+  list->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      auto keys = c.ListApiKeys(tenant);
+      if (!keys.ok()) return keys.status();
+      std::vector<const google::protobuf::Message*> rows;
+      for (const auto& k : *keys) rows.push_back(&k);
+      PrintRows(rows, v1::ApiKey::descriptor(), cli.format(), std::cout);
+      return absl::OkStatus();
+    });
+  });
+
+  CLI::App* revoke = key->add_subcommand("revoke", "Revoke a key at once");
+  revoke->add_option("tenant", tenant, "Tenant id")->required();
+  revoke->add_option("key-id", key_id, "Key id, e.g. k_3f9a0c1b2d4e")
+      ->required();
+  revoke->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      auto revoked = c.RevokeApiKey(tenant, key_id);
+      if (!revoked.ok()) return revoked.status();
+      PrintOne(*revoked, cli.format(), std::cout);
+      return absl::OkStatus();
+    });
+  });
+}
+
+void AddBackupCommands(CLI::App& app, Cli& cli, int& exit_code) {
+  static std::string tenant;
+  static std::string file;
+  CLI::App* backup = app.add_subcommand(
+      "backup", "Download a consistent online backup of a tenant (admin key)");
+  backup->add_option("tenant", tenant, "Tenant id")->required();
+  backup->add_option("file", file, "Where to write the backup")->required();
+  backup->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      auto bytes = c.BackupTenant(tenant, file);
+      if (!bytes.ok()) return bytes.status();
+      std::cerr << "backed up tenant " << tenant << " to " << file << " ("
+                << *bytes << " bytes, SHA-256 verified)\n";
+      return absl::OkStatus();
+    });
+  });
+
+  CLI::App* restore = app.add_subcommand(
+      "restore",
+      "Replace a tenant's data with a backup, creating the tenant if needed "
+      "(admin key)");
+  restore->add_option("tenant", tenant, "Tenant id")->required();
+  restore->add_option("file", file, "Backup file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  restore->callback([&] {
+    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+      auto t = c.RestoreTenant(tenant, file);
+      if (!t.ok()) return t.status();
+      PrintOne(*t, cli.format(), std::cout);
+      return absl::OkStatus();
+    });
+  });
+}
+
+void AddHealthCommand(CLI::App& app, GlobalFlags& flags, int& exit_code) {
+  static double wait_seconds = 0;
+  CLI::App* health =
+      app.add_subcommand("health", "Check that the server is serving");
+  health->add_option("--wait", wait_seconds,
+                     "Keep trying for this many seconds");
+  health->callback([&] {
+    ClientOptions options;
+    options.target = flags.server;
+    options.use_tls = flags.tls || !flags.tls_ca.empty();
+    auto client = Client::Create(options);
+    if (!client.ok()) {
+      exit_code = ReportError(client.status());
+      return;
+    }
+    absl::Status status =
+        (*client)->WaitForServing(absl::Seconds(std::max(wait_seconds, 0.5)));
+    if (status.ok()) {
+      std::cout << "SERVING\n";
+      exit_code = 0;
+    } else {
+      exit_code = ReportError(status);
+    }
+  });
+}
+
+}  // namespace
+}  // namespace custra::cli
+
+int main(int argc, char** argv) {
+  using namespace custra::cli;
+  GlobalFlags flags;
+  flags.server = EnvOr("CUSTRA_SERVER", flags.server);
+  flags.tenant = EnvOr("CUSTRA_TENANT", "");
+  flags.api_key = EnvOr("CUSTRA_API_KEY", "");
+  flags.admin_key = EnvOr("CUSTRA_ADMIN_KEY", "");
+  flags.admin_key_file = EnvOr("CUSTRA_ADMIN_KEY_FILE", "");
+
+  CLI::App app{
+      "custra: command-line client of custra-server (customer structure "
+      "analysis).\n\nConnection settings come from flags or the environment: "
+      "CUSTRA_SERVER, CUSTRA_TENANT, CUSTRA_API_KEY, CUSTRA_ADMIN_KEY "
+      "(or CUSTRA_ADMIN_KEY_FILE)."};
+  app.require_subcommand(1);
+  // Global options may follow the subcommand: `custra tenant list -o json`.
+  app.fallthrough();
+  app.set_version_flag("--version", "custra 0.1.0");
+  app.add_option("-s,--server", flags.server, "Server address host:port")
+      ->capture_default_str();
+  app.add_option("-t,--tenant", flags.tenant, "Tenant id for tenant commands");
+  app.add_option("--api-key", flags.api_key, "Tenant API key");
+  app.add_option("--admin-key", flags.admin_key,
+                 "Admin key for admin commands");
+  app.add_option("--admin-key-file", flags.admin_key_file,
+                 "File holding the admin key");
+  app.add_option("-o,--output", flags.output, "Output format")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
+  app.add_flag("--tls", flags.tls, "Connect with TLS (system roots)");
+  app.add_option("--tls-ca", flags.tls_ca,
+                 "PEM root certificate(s); implies --tls");
+  app.add_option("--timeout", flags.timeout_seconds,
+                 "Per-call deadline in seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+
+  int exit_code = 0;
+  Cli cli(&flags);
+  AddTenantCommands(app, cli, exit_code);
+  AddKeyCommands(app, cli, exit_code);
+  AddBackupCommands(app, cli, exit_code);
+  AddHealthCommand(app, flags, exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

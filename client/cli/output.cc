@@ -1,0 +1,254 @@
+#include "client/cli/output.h"
+
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+
+namespace custra::cli {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// "CUSTOMER_KIND_ENTERPRISE" of enum CustomerKind -> "ENTERPRISE".
+std::string EnumText(const google::protobuf::EnumValueDescriptor* value) {
+  std::string prefix;
+  for (char c : value->type()->name()) {
+    if (absl::ascii_isupper(c) && !prefix.empty()) prefix += '_';
+    prefix += absl::ascii_toupper(c);
+  }
+  prefix += '_';
+  std::string name = value->name();
+  if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
+  return name;
+}
+
+std::string MessageText(const Message& message) {
+  const std::string& type = message.GetDescriptor()->full_name();
+  const Reflection* reflection = message.GetReflection();
+  const Descriptor* descriptor = message.GetDescriptor();
+  if (type == "google.protobuf.Timestamp") {
+    const auto& ts = static_cast<const google::protobuf::Timestamp&>(message);
+    if (ts.seconds() == 0 && ts.nanos() == 0) return "";
+    return google::protobuf::util::TimeUtil::ToString(ts);
+  }
+  if (type == "custra.v1.Money") {
+    const int64_t micros = reflection->GetInt64(
+        message, descriptor->FindFieldByName("amount_micros"));
+    const std::string currency = reflection->GetString(
+        message, descriptor->FindFieldByName("currency_code"));
+    const int64_t abs = micros < 0 ? -micros : micros;
+    std::string units = absl::StrFormat("%s%d.%02d", micros < 0 ? "-" : "",
+                                        abs / 1000000, (abs % 1000000) / 10000);
+    return currency.empty() ? units : absl::StrCat(units, " ", currency);
+  }
+  if (type == "custra.v1.Date") {
+    auto get = [&](const char* name) {
+      return reflection->GetInt32(message, descriptor->FindFieldByName(name));
+    };
+    if (get("year") == 0) return "";
+    return absl::StrFormat("%04d-%02d-%02d", get("year"), get("month"),
+                           get("day"));
+  }
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+std::string ScalarText(const Message& message, const FieldDescriptor* field,
+                       int index) {
+  const Reflection* r = message.GetReflection();
+  const bool repeated = field->is_repeated();
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(repeated ? r->GetRepeatedInt32(message, field, index)
+                                   : r->GetInt32(message, field));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return absl::StrCat(repeated ? r->GetRepeatedInt64(message, field, index)
+                                   : r->GetInt64(message, field));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return absl::StrCat(repeated ? r->GetRepeatedUInt32(message, field, index)
+                                   : r->GetUInt32(message, field));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return absl::StrCat(repeated ? r->GetRepeatedUInt64(message, field, index)
+                                   : r->GetUInt64(message, field));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return absl::StrFormat(
+          "%g", repeated ? r->GetRepeatedDouble(message, field, index)
+                         : r->GetDouble(message, field));
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return absl::StrFormat(
+          "%g", repeated ? r->GetRepeatedFloat(message, field, index)
+                         : r->GetFloat(message, field));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return (repeated ? r->GetRepeatedBool(message, field, index)
+                       : r->GetBool(message, field))
+                 ? "true"
+                 : "false";
+    case FieldDescriptor::CPPTYPE_STRING:
+      if (field->type() == FieldDescriptor::TYPE_BYTES) {
+        return absl::StrCat(
+            "<",
+            (repeated ? r->GetRepeatedString(message, field, index)
+                      : r->GetString(message, field))
+                .size(),
+            " bytes>");
+      }
+      return repeated ? r->GetRepeatedString(message, field, index)
+                      : r->GetString(message, field);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return EnumText(repeated ? r->GetRepeatedEnum(message, field, index)
+                               : r->GetEnum(message, field));
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      if (!repeated && !r->HasField(message, field)) return "";
+      return MessageText(repeated ? r->GetRepeatedMessage(message, field, index)
+                                  : r->GetMessage(message, field));
+  }
+  return "";
+}
+
+std::string CsvEscape(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
+}
+
+std::string ToJson(const Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  while (!json.empty() && json.back() == '\n') json.pop_back();
+  return json;
+}
+
+std::vector<const FieldDescriptor*> Columns(
+    const Descriptor* type, const std::vector<std::string>& names) {
+  std::vector<const FieldDescriptor*> fields;
+  if (names.empty()) {
+    for (int i = 0; i < type->field_count(); ++i) {
+      fields.push_back(type->field(i));
+    }
+  } else {
+    for (const std::string& name : names) {
+      if (const FieldDescriptor* f = type->FindFieldByName(name)) {
+        fields.push_back(f);
+      }
+    }
+  }
+  return fields;
+}
+
+}  // namespace
+
+bool ParseOutputFormat(const std::string& text, OutputFormat* format) {
+  if (text == "table") {
+    *format = OutputFormat::kTable;
+  } else if (text == "json") {
+    *format = OutputFormat::kJson;
+  } else if (text == "csv") {
+    *format = OutputFormat::kCsv;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string FieldText(const Message& message, const FieldDescriptor* field) {
+  if (field->is_map()) {
+    return absl::StrCat("{", message.GetReflection()->FieldSize(message, field),
+                        " entries}");
+  }
+  if (!field->is_repeated()) return ScalarText(message, field, 0);
+  std::vector<std::string> items;
+  const int size = message.GetReflection()->FieldSize(message, field);
+  for (int i = 0; i < size; ++i) items.push_back(ScalarText(message, field, i));
+  return absl::StrJoin(items, ";");
+}
+
+void PrintRows(const std::vector<const Message*>& rows, const Descriptor* type,
+               OutputFormat format, std::ostream& out,
+               const std::vector<std::string>& columns) {
+  if (format == OutputFormat::kJson) {
+    out << "[";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      out << (i ? ",\n" : "\n") << ToJson(*rows[i]);
+    }
+    out << (rows.empty() ? "]\n" : "\n]\n");
+    return;
+  }
+  const std::vector<const FieldDescriptor*> fields = Columns(type, columns);
+  std::vector<std::vector<std::string>> cells;
+  std::vector<std::string> header;
+  for (const FieldDescriptor* f : fields) {
+    header.push_back(format == OutputFormat::kCsv
+                         ? f->name()
+                         : absl::AsciiStrToUpper(f->name()));
+  }
+  cells.push_back(header);
+  for (const Message* row : rows) {
+    std::vector<std::string> line;
+    for (const FieldDescriptor* f : fields) line.push_back(FieldText(*row, f));
+    cells.push_back(std::move(line));
+  }
+  if (format == OutputFormat::kCsv) {
+    for (const auto& line : cells) {
+      std::vector<std::string> escaped;
+      for (const auto& cell : line) escaped.push_back(CsvEscape(cell));
+      out << absl::StrJoin(escaped, ",") << "\n";
+    }
+    return;
+  }
+  std::vector<size_t> width(fields.size(), 0);
+  for (const auto& line : cells) {
+    for (size_t c = 0; c < line.size(); ++c) {
+      width[c] = std::max(width[c], line[c].size());
+    }
+  }
+  for (const auto& line : cells) {
+    std::string text;
+    for (size_t c = 0; c < line.size(); ++c) {
+      absl::StrAppend(&text, line[c]);
+      if (c + 1 < line.size()) {
+        text.append(width[c] - line[c].size() + 2, ' ');
+      }
+    }
+    out << text << "\n";
+  }
+  if (rows.empty()) out << "(none)\n";
+}
+
+void PrintOne(const Message& message, OutputFormat format, std::ostream& out) {
+  if (format != OutputFormat::kTable) {
+    if (format == OutputFormat::kJson) {
+      out << ToJson(message) << "\n";
+    } else {
+      PrintRows({&message}, message.GetDescriptor(), format, out);
+    }
+    return;
+  }
+  const Descriptor* type = message.GetDescriptor();
+  size_t width = 0;
+  for (int i = 0; i < type->field_count(); ++i) {
+    width = std::max(width, type->field(i)->name().size());
+  }
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    out << f->name() << std::string(width - f->name().size() + 2, ' ')
+        << FieldText(message, f) << "\n";
+  }
+}
+
+}  // namespace custra::cli

@@ -1,0 +1,113 @@
+#ifndef CUSTRA_CLIENT_CLIENT_H_
+#define CUSTRA_CLIENT_CLIENT_H_
+
+// custra::Client, the C++ SDK of custra-server.
+//
+//   custra::ClientOptions options;
+//   options.target = "localhost:50051";
+//   options.tenant_id = "acme";
+//   options.api_key = std::getenv("CUSTRA_API_KEY");
+//   auto client = custra::Client::Create(options);
+//   if (!client.ok()) ...
+//
+// Every call returns absl::Status / absl::StatusOr with the server's code
+// and message; ErrorDetailsOf() recovers the machine-readable reason and
+// field violations. List calls iterate over all pages for you.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "custra/v1/tenant_admin.pb.h"
+
+namespace custra {
+
+struct ClientOptions {
+  // host:port of the server (or of the sharding proxy). Required.
+  std::string target;
+  // The tenant for tenant-service calls (the x-tenant-id header).
+  std::string tenant_id;
+  // The bearer key: a tenant API key, or the admin key for admin calls.
+  std::string api_key;
+  // Use TLS. With empty `tls_root_certs_pem` the system roots are used.
+  bool use_tls = false;
+  std::string tls_root_certs_pem;
+  // Deadline of each unary call; streaming calls get it per message batch.
+  absl::Duration default_deadline = absl::Seconds(30);
+  // Retry UNAVAILABLE on idempotent calls (Get*, List*) with backoff, via
+  // the channel's service config.
+  bool retry_idempotent_calls = true;
+  // Largest message the client accepts.
+  int max_message_bytes = 64 << 20;
+};
+
+// The machine-readable part of an error (google.rpc.ErrorInfo and
+// google.rpc.BadRequest from the status details).
+struct ErrorDetails {
+  // ErrorInfo.reason, e.g. "INVALID_TENANT_ID"; empty when none was sent.
+  std::string reason;
+  struct FieldViolation {
+    std::string field;
+    std::string description;
+  };
+  std::vector<FieldViolation> field_violations;
+};
+
+// Extracts the details of a status returned by Client (empty if none).
+ErrorDetails ErrorDetailsOf(const absl::Status& status);
+
+// A connection to one custra server. Thread-safe: one Client may be shared
+// by many threads; calls are independent.
+class Client {
+ public:
+  // Creates the channel (no I/O happens until the first call).
+  // INVALID_ARGUMENT for an empty target.
+  static absl::StatusOr<std::unique_ptr<Client>> Create(ClientOptions options);
+
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const ClientOptions& options() const;
+
+  // Waits up to `timeout` for the server's gRPC health check to answer
+  // SERVING. UNAVAILABLE if it does not.
+  absl::Status WaitForServing(absl::Duration timeout);
+
+  // --- TenantAdminService (needs the admin key) ---
+  absl::StatusOr<v1::Tenant> CreateTenant(absl::string_view tenant_id,
+                                          absl::string_view display_name = "");
+  absl::StatusOr<v1::Tenant> GetTenant(absl::string_view tenant_id);
+  // All tenants, in id order (pages fetched as needed).
+  absl::StatusOr<std::vector<v1::Tenant>> ListTenants();
+  absl::Status DeleteTenant(absl::string_view tenant_id);
+  absl::StatusOr<v1::IssueApiKeyResponse> IssueApiKey(
+      absl::string_view tenant_id, absl::string_view display_name = "");
+  absl::StatusOr<std::vector<v1::ApiKey>> ListApiKeys(
+      absl::string_view tenant_id);
+  absl::StatusOr<v1::ApiKey> RevokeApiKey(absl::string_view tenant_id,
+                                          absl::string_view api_key_id);
+  // Streams a backup of the tenant into `path` and verifies its SHA-256.
+  // Returns the number of bytes written.
+  absl::StatusOr<int64_t> BackupTenant(absl::string_view tenant_id,
+                                       const std::string& path);
+  // Uploads the backup file at `path` into the tenant.
+  absl::StatusOr<v1::Tenant> RestoreTenant(absl::string_view tenant_id,
+                                           const std::string& path);
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace custra
+
+#endif  // CUSTRA_CLIENT_CLIENT_H_

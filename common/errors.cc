@@ -1,0 +1,94 @@
+#include "common/errors.h"
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace custra {
+namespace {
+
+constexpr absl::string_view kReasonUrl = "custra.dev/reason";
+constexpr absl::string_view kViolationsUrl = "custra.dev/field-violations";
+
+// Violations are stored as "field\x1Fdescription" records separated by
+// \x1E (ASCII unit and record separators), which cannot occur in field paths.
+constexpr char kUnitSep = '\x1F';
+constexpr char kRecordSep = '\x1E';
+
+std::string DefaultReason(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return "";
+    case absl::StatusCode::kInvalidArgument:
+      return std::string(reason::kInvalidField);
+    case absl::StatusCode::kNotFound:
+      return std::string(reason::kNotFound);
+    case absl::StatusCode::kAlreadyExists:
+      return std::string(reason::kAlreadyExists);
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kAborted:
+      return std::string(reason::kFailedPrecondition);
+    case absl::StatusCode::kUnauthenticated:
+      return std::string(reason::kInvalidApiKey);
+    case absl::StatusCode::kPermissionDenied:
+      return std::string(reason::kAccessDenied);
+    case absl::StatusCode::kResourceExhausted:
+      return std::string(reason::kTooLarge);
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kCancelled:
+      return std::string(reason::kUnavailable);
+    default:
+      return std::string(reason::kInternal);
+  }
+}
+
+}  // namespace
+
+absl::Status InvalidFieldError(absl::string_view field,
+                               absl::string_view description) {
+  return InvalidFieldsError({{std::string(field), std::string(description)}});
+}
+
+absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations) {
+  std::vector<std::string> parts;
+  std::vector<std::string> records;
+  for (const FieldViolation& v : violations) {
+    parts.push_back(absl::StrCat(v.field, ": ", v.description));
+    records.push_back(
+        absl::StrCat(v.field, std::string(1, kUnitSep), v.description));
+  }
+  absl::Status status = absl::InvalidArgumentError(absl::StrJoin(parts, "; "));
+  status.SetPayload(kViolationsUrl, absl::Cord(absl::StrJoin(
+                                        records, std::string(1, kRecordSep))));
+  return WithReason(std::move(status), reason::kInvalidField);
+}
+
+absl::Status WithReason(absl::Status status, absl::string_view reason) {
+  if (!status.ok()) status.SetPayload(kReasonUrl, absl::Cord(reason));
+  return status;
+}
+
+std::string ReasonOf(const absl::Status& status) {
+  if (auto payload = status.GetPayload(kReasonUrl)) {
+    return std::string(*payload);
+  }
+  return DefaultReason(status.code());
+}
+
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
+  std::vector<FieldViolation> out;
+  auto payload = status.GetPayload(kViolationsUrl);
+  if (!payload) return out;
+  for (absl::string_view record :
+       absl::StrSplit(std::string(*payload), kRecordSep, absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(record, absl::MaxSplits(kUnitSep, 1));
+    out.push_back({std::string(kv.first), std::string(kv.second)});
+  }
+  return out;
+}
+
+}  // namespace custra

@@ -1,0 +1,75 @@
+#ifndef CUSTRA_COMMON_ERRORS_H_
+#define CUSTRA_COMMON_ERRORS_H_
+
+// Structured errors for the domain layer.
+//
+// The domain speaks absl::Status only. Two facts travel with a status as
+// payloads so the server can turn them into google.rpc error details at the
+// edge without the domain knowing protobuf:
+//  - a machine-readable reason (the ErrorReason name in common.proto without
+//    its "ERROR_REASON_" prefix, e.g. "INVALID_TENANT_ID");
+//  - for INVALID_ARGUMENT, the list of field violations (field path and why).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace custra {
+
+// Reasons, as sent in google.rpc.ErrorInfo.reason (domain kErrorDomain).
+namespace reason {
+inline constexpr absl::string_view kInvalidField = "INVALID_FIELD";
+inline constexpr absl::string_view kInvalidTenantId = "INVALID_TENANT_ID";
+inline constexpr absl::string_view kMissingCredentials = "MISSING_CREDENTIALS";
+inline constexpr absl::string_view kInvalidApiKey = "INVALID_API_KEY";
+inline constexpr absl::string_view kAccessDenied = "ACCESS_DENIED";
+inline constexpr absl::string_view kTenantNotFound = "TENANT_NOT_FOUND";
+inline constexpr absl::string_view kTenantExists = "TENANT_EXISTS";
+inline constexpr absl::string_view kNotFound = "NOT_FOUND";
+inline constexpr absl::string_view kAlreadyExists = "ALREADY_EXISTS";
+inline constexpr absl::string_view kTenantConcurrencyLimit =
+    "TENANT_CONCURRENCY_LIMIT";
+inline constexpr absl::string_view kTooLarge = "TOO_LARGE";
+inline constexpr absl::string_view kFailedPrecondition = "FAILED_PRECONDITION";
+inline constexpr absl::string_view kUnavailable = "UNAVAILABLE";
+inline constexpr absl::string_view kInternal = "INTERNAL";
+inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";
+inline constexpr absl::string_view kModelFailed = "MODEL_FAILED";
+}  // namespace reason
+
+inline constexpr absl::string_view kErrorDomain = "custra.dev";
+
+// One invalid request field: `field` is a dotted path such as
+// "customers[3].id"; `description` says what is wrong in a sentence.
+struct FieldViolation {
+  std::string field;
+  std::string description;
+
+  friend bool operator==(const FieldViolation&,
+                         const FieldViolation&) = default;
+};
+
+// Returns INVALID_ARGUMENT for one bad field, with reason INVALID_FIELD.
+absl::Status InvalidFieldError(absl::string_view field,
+                               absl::string_view description);
+
+// Returns INVALID_ARGUMENT listing every violation; the message joins them.
+// `violations` must not be empty.
+absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations);
+
+// Returns `status` with its reason set (replacing any earlier reason).
+absl::Status WithReason(absl::Status status, absl::string_view reason);
+
+// The reason attached to `status`; when none was attached, a default derived
+// from the code (e.g. NOT_FOUND -> "NOT_FOUND"). Empty for OK.
+std::string ReasonOf(const absl::Status& status);
+
+// The field violations attached to `status` (empty when there are none).
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
+
+}  // namespace custra
+
+#endif  // CUSTRA_COMMON_ERRORS_H_

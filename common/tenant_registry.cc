@@ -1,0 +1,216 @@
+#include "common/tenant_registry.h"
+
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/tenant_id.h"
+#include "common/tenant_schema.h"
+
+namespace custra {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status TenantDatabaseNotFound(absl::string_view id) {
+  return WithReason(
+      absl::NotFoundError(absl::StrCat("tenant ", id, " has no database")),
+      reason::kTenantNotFound);
+}
+
+int64_t FileSizeOrZero(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  return ec ? 0 : static_cast<int64_t>(size);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TenantRegistry>> TenantRegistry::Open(
+    TenantRegistryOptions options) {
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("the data directory is not set");
+  }
+  if (options.max_open == 0) {
+    return absl::InvalidArgumentError("max_open must be at least 1");
+  }
+  std::error_code ec;
+  fs::create_directories(options.data_dir / "tenants", ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot create ",
+                                            options.data_dir.string(),
+                                            "/tenants: ", ec.message()));
+  }
+  return std::unique_ptr<TenantRegistry>(
+      new TenantRegistry(std::move(options)));
+}
+
+fs::path TenantRegistry::PathOf(absl::string_view id) const {
+  return options_.data_dir / "tenants" / absl::StrCat(id, ".db");
+}
+
+absl::StatusOr<std::shared_ptr<TenantDatabase>> TenantRegistry::Get(
+    absl::string_view id) {
+  CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
+  absl::MutexLock lock(&mu_);
+  if (auto it = open_.find(id); it != open_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru_position);
+    return it->second.database;
+  }
+  return OpenLocked(id);
+}
+
+absl::StatusOr<std::shared_ptr<TenantDatabase>> TenantRegistry::OpenLocked(
+    absl::string_view id) {
+  SqliteOptions sqlite = options_.sqlite;
+  sqlite.create = false;
+  auto db = OpenSqlite(PathOf(id).string(), sqlite);
+  if (absl::IsNotFound(db.status())) return TenantDatabaseNotFound(id);
+  if (!db.ok()) return db.status();
+  CUSTRA_RETURN_IF_ERROR(Migrate(**db, TenantMigrations()).status());
+
+  while (open_.size() >= options_.max_open && !lru_.empty()) {
+    EvictLocked(lru_.back());
+  }
+  auto database =
+      std::make_shared<TenantDatabase>(std::string(id), *std::move(db));
+  lru_.emplace_front(id);
+  open_.emplace(std::string(id), Entry{database, lru_.begin()});
+  return database;
+}
+
+void TenantRegistry::EvictLocked(absl::string_view id) {
+  auto it = open_.find(id);
+  if (it == open_.end()) return;
+  lru_.erase(it->second.lru_position);
+  open_.erase(it);
+}
+
+absl::Status TenantRegistry::Create(absl::string_view id) {
+  CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
+  absl::MutexLock lock(&mu_);
+  const fs::path path = PathOf(id);
+  if (fs::exists(path)) {
+    return WithReason(absl::AlreadyExistsError(absl::StrCat(
+                          "tenant ", id, " already has a database")),
+                      reason::kTenantExists);
+  }
+  CUSTRA_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
+                          OpenSqlite(path.string(), options_.sqlite));
+  absl::Status migrated = Migrate(*db, TenantMigrations()).status();
+  if (!migrated.ok()) {
+    db.reset();
+    std::error_code ec;
+    fs::remove(path, ec);
+    return migrated;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TenantRegistry::Remove(absl::string_view id) {
+  CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
+  absl::MutexLock lock(&mu_);
+  EvictLocked(id);
+  const fs::path path = PathOf(id);
+  if (!fs::exists(path)) return TenantDatabaseNotFound(id);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    fs::remove(fs::path(path.string() + suffix), ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot remove ", path.string(),
+                                              suffix, ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> TenantRegistry::Backup(absl::string_view id,
+                                               const fs::path& destination) {
+  CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
+  const fs::path path = PathOf(id);
+  if (!fs::exists(path)) return TenantDatabaseNotFound(id);
+  CUSTRA_RETURN_IF_ERROR(CatchSqlite("backing up tenant", [&] {
+    SQLite::Database source(path.string(), SQLite::OPEN_READONLY,
+                            options_.sqlite.busy_timeout_ms);
+    SQLite::Database target(destination.string(),
+                            SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    SQLite::Backup backup(target, source);
+    backup.executeStep();  // All pages in one step: a consistent snapshot.
+    return absl::OkStatus();
+  }));
+  return FileSizeOrZero(destination);
+}
+
+absl::Status TenantRegistry::Restore(absl::string_view id,
+                                     const fs::path& source) {
+  CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
+  absl::Status checked = CatchSqlite("checking the backup", [&] {
+    SQLite::Database upload(source.string(), SQLite::OPEN_READONLY);
+    const std::string integrity =
+        upload.execAndGet("PRAGMA integrity_check").getString();
+    if (integrity != "ok") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the backup fails SQLite's integrity check: ", integrity));
+    }
+    const int version = SchemaVersion(upload);
+    const int newest = TenantMigrations().back().version;
+    if (version < 1 || !upload.tableExists("tenant_meta")) {
+      return absl::InvalidArgumentError(
+          "the file is an SQLite database but not a custra tenant backup");
+    }
+    if (version > newest) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the backup has schema version ", version,
+                       ", newer than this server's ", newest));
+    }
+    return absl::OkStatus();
+  });
+  if (absl::IsDataLoss(checked) || absl::IsInternal(checked)) {
+    // SQLite could not read it: the upload is at fault, not the server.
+    return InvalidFieldError("chunk", absl::StrCat("the upload is not a valid "
+                                                   "SQLite database (",
+                                                   checked.message(), ")"));
+  }
+  CUSTRA_RETURN_IF_ERROR(checked);
+
+  if (!fs::exists(PathOf(id))) {
+    absl::Status created = Create(id);
+    if (!created.ok() && !absl::IsAlreadyExists(created)) return created;
+  }
+  CUSTRA_ASSIGN_OR_RETURN(std::shared_ptr<TenantDatabase> tenant, Get(id));
+  TenantDatabase::Session session(tenant.get());
+  return CatchSqlite("restoring tenant", [&]() -> absl::Status {
+    SQLite::Database upload(source.string(), SQLite::OPEN_READONLY);
+    SQLite::Backup backup(session.db(), upload);
+    backup.executeStep();
+    return Migrate(session.db(), TenantMigrations()).status();
+  });
+}
+
+absl::StatusOr<TenantRegistry::Stats> TenantRegistry::GetStats(
+    absl::string_view id) {
+  CUSTRA_ASSIGN_OR_RETURN(std::shared_ptr<TenantDatabase> tenant, Get(id));
+  Stats stats;
+  stats.size_bytes = FileSizeOrZero(PathOf(id));
+  TenantDatabase::Session session(tenant.get());
+  CUSTRA_RETURN_IF_ERROR(CatchSqlite("reading schema version", [&] {
+    stats.schema_version = SchemaVersion(session.db());
+    return absl::OkStatus();
+  }));
+  return stats;
+}
+
+size_t TenantRegistry::open_count() const {
+  absl::MutexLock lock(&mu_);
+  return open_.size();
+}
+
+void TenantRegistry::CloseAll() {
+  absl::MutexLock lock(&mu_);
+  open_.clear();
+  lru_.clear();
+}
+
+}  // namespace custra

@@ -1,0 +1,150 @@
+#ifndef CUSTRA_COMMON_TENANT_REGISTRY_H_
+#define CUSTRA_COMMON_TENANT_REGISTRY_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/sqlite_util.h"
+
+namespace custra {
+
+// One tenant's open SQLite database.
+//
+// Thread-safe: the connection is reachable only through a Session, which
+// holds the tenant's mutex, so a tenant has at most one writer at a time
+// and its prepared statements are never shared between threads.
+class TenantDatabase {
+ public:
+  TenantDatabase(std::string tenant_id, std::unique_ptr<SQLite::Database> db)
+      : tenant_id_(std::move(tenant_id)), db_(std::move(db)) {}
+  TenantDatabase(const TenantDatabase&) = delete;
+  TenantDatabase& operator=(const TenantDatabase&) = delete;
+
+  const std::string& tenant_id() const { return tenant_id_; }
+
+  // Exclusive use of the connection for the Session's lifetime.
+  class ABSL_SCOPED_LOCKABLE Session {
+   public:
+    explicit Session(TenantDatabase* tenant)
+        ABSL_EXCLUSIVE_LOCK_FUNCTION(tenant->mu_)
+        : tenant_(tenant) {
+      tenant_->mu_.Lock();
+    }
+    ~Session() ABSL_UNLOCK_FUNCTION() { tenant_->mu_.Unlock(); }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    SQLite::Database& db() { return *tenant_->db_; }
+
+   private:
+    TenantDatabase* tenant_;
+  };
+
+ private:
+  const std::string tenant_id_;
+  absl::Mutex mu_;
+  std::unique_ptr<SQLite::Database> db_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+struct TenantRegistryOptions {
+  // Tenant databases live in `<data_dir>/tenants/<id>.db`.
+  std::filesystem::path data_dir;
+  // At most this many databases stay open when idle (least recently used
+  // are closed first). A database in use is closed when its last user
+  // releases it, so the bound can be exceeded only by in-flight calls.
+  size_t max_open = 256;
+  SqliteOptions sqlite;
+};
+
+// Finds, opens, creates and removes tenant databases.
+//
+// Thread-safe. Databases open lazily on first use and are kept in a bounded
+// LRU. Every method validates the tenant id before it forms a path, so no
+// request can name a file outside `<data_dir>/tenants`.
+class TenantRegistry {
+ public:
+  // Creates `<data_dir>/tenants` if needed. INVALID_ARGUMENT for an empty
+  // data_dir or max_open of 0; INTERNAL if the directory cannot be made.
+  static absl::StatusOr<std::unique_ptr<TenantRegistry>> Open(
+      TenantRegistryOptions options);
+
+  TenantRegistry(const TenantRegistry&) = delete;
+  TenantRegistry& operator=(const TenantRegistry&) = delete;
+
+  // The tenant's database, opened (and migrated) if it is not open yet.
+  // INVALID_ARGUMENT for a bad id; NOT_FOUND (reason TENANT_NOT_FOUND) when
+  // the tenant has no database; FAILED_PRECONDITION if its schema is newer
+  // than this server's.
+  absl::StatusOr<std::shared_ptr<TenantDatabase>> Get(absl::string_view id);
+
+  // Creates and migrates the tenant's database. ALREADY_EXISTS if the file
+  // exists already.
+  absl::Status Create(absl::string_view id);
+
+  // Closes the tenant's database and deletes its files (database, WAL,
+  // shared memory). NOT_FOUND if there is no database.
+  absl::Status Remove(absl::string_view id);
+
+  // Writes a consistent copy of the tenant's database to `destination`
+  // using SQLite's online backup from a separate connection, so the
+  // tenant's writers are not blocked. Returns the copy's size in bytes.
+  absl::StatusOr<int64_t> Backup(absl::string_view id,
+                                 const std::filesystem::path& destination);
+
+  // Replaces the tenant's data with the database at `source` after checking
+  // it (integrity_check ok, schema not newer than ours), creating the tenant
+  // database if needed. The copy runs through SQLite's backup API into the
+  // live database under the tenant's lock, so other connections see either
+  // the old or the new data, never a mix. On any failure the live database
+  // is unchanged. Migrates the restored data to the current schema.
+  absl::Status Restore(absl::string_view id,
+                       const std::filesystem::path& source);
+
+  // Size in bytes and schema version of the tenant's database.
+  struct Stats {
+    int64_t size_bytes = 0;
+    int schema_version = 0;
+  };
+  absl::StatusOr<Stats> GetStats(absl::string_view id);
+
+  // Number of databases currently held open by the LRU.
+  size_t open_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Closes every idle database (used at shutdown; in-use ones close when
+  // released).
+  void CloseAll() ABSL_LOCKS_EXCLUDED(mu_);
+
+  std::filesystem::path PathOf(absl::string_view id) const;
+
+ private:
+  explicit TenantRegistry(TenantRegistryOptions options)
+      : options_(std::move(options)) {}
+
+  absl::StatusOr<std::shared_ptr<TenantDatabase>> OpenLocked(
+      absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvictLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const TenantRegistryOptions options_;
+
+  struct Entry {
+    std::shared_ptr<TenantDatabase> database;
+    std::list<std::string>::iterator lru_position;
+  };
+  mutable absl::Mutex mu_;
+  // Most recently used first.
+  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Entry> open_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace custra
+
+#endif  // CUSTRA_COMMON_TENANT_REGISTRY_H_

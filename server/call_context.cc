@@ -1,0 +1,62 @@
+#include "server/call_context.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/tenant_id.h"
+
+namespace custra::server {
+
+absl::StatusOr<TenantConcurrencyLimiter::Slot>
+TenantConcurrencyLimiter::Acquire(absl::string_view tenant) {
+  absl::MutexLock lock(&mu_);
+  int& count = in_flight_[tenant];
+  if (count >= limit_) {
+    return WithReason(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "tenant ", tenant, " already has ", limit_,
+            " calls in flight (the per-tenant limit); retry with backoff")),
+        reason::kTenantConcurrencyLimit);
+  }
+  ++count;
+  return Slot(this, std::string(tenant));
+}
+
+void TenantConcurrencyLimiter::Release(absl::string_view tenant) {
+  absl::MutexLock lock(&mu_);
+  auto it = in_flight_.find(tenant);
+  if (it == in_flight_.end()) return;
+  if (--it->second <= 0) in_flight_.erase(it);
+}
+
+absl::string_view CallGate::Header(const grpc::ServerContextBase& context,
+                                   absl::string_view name) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(grpc::string_ref(name.data(), name.size()));
+  if (it == metadata.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+absl::Status CallGate::AdmitAdmin(const grpc::ServerContextBase& context,
+                                  absl::string_view request_tenant) {
+  CUSTRA_RETURN_IF_ERROR(
+      authenticator_->AuthenticateAdminCall(Header(context, "authorization"))
+          .status());
+  if (!request_tenant.empty()) {
+    CUSTRA_RETURN_IF_ERROR(ValidateTenantId(request_tenant, "tenant_id"));
+  }
+  const absl::string_view tenant_header = Header(context, "x-tenant-id");
+  if (!tenant_header.empty()) {
+    CUSTRA_RETURN_IF_ERROR(ValidateTenantId(tenant_header, "x-tenant-id"));
+  }
+  if (!tenant_header.empty() && !request_tenant.empty() &&
+      tenant_header != request_tenant) {
+    return InvalidFieldError(
+        "tenant_id",
+        absl::StrCat("names tenant ", request_tenant,
+                     " but the x-tenant-id header says ", tenant_header));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace custra::server

@@ -1,0 +1,125 @@
+#ifndef CUSTRA_SERVER_CALL_CONTEXT_H_
+#define CUSTRA_SERVER_CALL_CONTEXT_H_
+
+// The one place where every RPC is authenticated, bound to its tenant and
+// admitted under the tenant's concurrency limit. Handlers call
+// ServeTenantCall / ServeAdminCall and contain only their own logic.
+
+#include <grpcpp/server_context.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/authenticator.h"
+#include "common/tenant_registry.h"
+#include "server/status_conversion.h"
+
+namespace custra::server {
+
+// Counts in-flight calls per tenant and refuses calls above the limit.
+// Thread-safe.
+class TenantConcurrencyLimiter {
+ public:
+  explicit TenantConcurrencyLimiter(int limit) : limit_(limit) {}
+
+  // A held slot; releasing it (destruction) lets another call in.
+  class Slot {
+   public:
+    Slot(TenantConcurrencyLimiter* limiter, std::string tenant)
+        : limiter_(limiter), tenant_(std::move(tenant)) {}
+    Slot(Slot&& other) noexcept
+        : limiter_(std::exchange(other.limiter_, nullptr)),
+          tenant_(std::move(other.tenant_)) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (limiter_ != nullptr) limiter_->Release(tenant_);
+    }
+
+   private:
+    TenantConcurrencyLimiter* limiter_;
+    std::string tenant_;
+  };
+
+  // A slot, or RESOURCE_EXHAUSTED (TENANT_CONCURRENCY_LIMIT) when the
+  // tenant already has `limit` calls in flight.
+  absl::StatusOr<Slot> Acquire(absl::string_view tenant)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void Release(absl::string_view tenant) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const int limit_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
+};
+
+// What a tenant-service handler gets: the authenticated tenant and its
+// database.
+struct TenantCall {
+  Principal principal;
+  std::shared_ptr<TenantDatabase> database;
+  const std::string& tenant_id() const { return principal.tenant_id; }
+};
+
+// Authenticates calls from their metadata. Thread-safe.
+class CallGate {
+ public:
+  CallGate(const Authenticator* authenticator, TenantRegistry* registry,
+           int tenant_concurrency)
+      : authenticator_(authenticator),
+        registry_(registry),
+        limiter_(tenant_concurrency) {}
+
+  // Runs `handler(TenantCall&) -> absl::Status` for an authenticated
+  // tenant call and returns its wire status.
+  template <typename Handler>
+  grpc::Status ServeTenantCall(const grpc::ServerContextBase& context,
+                               Handler&& handler) {
+    absl::StatusOr<Principal> principal =
+        authenticator_->AuthenticateTenantCall(Header(context, "authorization"),
+                                               Header(context, "x-tenant-id"));
+    if (!principal.ok()) return ToGrpcStatus(principal.status());
+    auto slot = limiter_.Acquire(principal->tenant_id);
+    if (!slot.ok()) return ToGrpcStatus(slot.status());
+    auto database = registry_->Get(principal->tenant_id);
+    if (!database.ok()) return ToGrpcStatus(database.status());
+    TenantCall call{*std::move(principal), *std::move(database)};
+    return ToGrpcStatus(handler(call));
+  }
+
+  // Runs `handler() -> absl::Status` for a call with the admin key.
+  // `request_tenant` is the tenant the request names (empty if none); if
+  // the call also carries x-tenant-id, the two must agree.
+  template <typename Handler>
+  grpc::Status ServeAdminCall(const grpc::ServerContextBase& context,
+                              absl::string_view request_tenant,
+                              Handler&& handler) {
+    absl::Status admitted = AdmitAdmin(context, request_tenant);
+    if (!admitted.ok()) return ToGrpcStatus(admitted);
+    return ToGrpcStatus(handler());
+  }
+
+  // The value of a request header, or empty.
+  static absl::string_view Header(const grpc::ServerContextBase& context,
+                                  absl::string_view name);
+
+ private:
+  absl::Status AdmitAdmin(const grpc::ServerContextBase& context,
+                          absl::string_view request_tenant);
+
+  const Authenticator* authenticator_;
+  TenantRegistry* registry_;
+  TenantConcurrencyLimiter limiter_;
+};
+
+}  // namespace custra::server
+
+#endif  // CUSTRA_SERVER_CALL_CONTEXT_H_

@@ -1,0 +1,308 @@
+// custra-server: the composition root. Parses flags, opens storage, wires
+// the services together, serves until SIGTERM/SIGINT, then drains.
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/api_key.h"
+#include "common/authenticator.h"
+#include "common/control_store.h"
+#include "common/tenant_admin.h"
+#include "common/tenant_registry.h"
+#include "custra/v1/ingestion.grpc.pb.h"
+#include "custra/v1/key_account.grpc.pb.h"
+#include "custra/v1/opportunity.grpc.pb.h"
+#include "custra/v1/segmentation.grpc.pb.h"
+#include "server/call_context.h"
+#include "server/tenant_admin_service.h"
+
+namespace custra::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ServerFlags {
+  std::string listen = "127.0.0.1:50051";
+  std::string data_dir = "custra-data";
+  std::string admin_key_file;
+  bool insecure_dev = false;
+  bool plaintext = false;
+  std::string tls_cert;
+  std::string tls_key;
+  size_t max_open_tenants = 256;
+  int max_message_bytes = 16 << 20;
+  int tenant_concurrency = 32;
+  double drain_delay_seconds = 0;
+  double shutdown_grace_seconds = 10;
+  std::string sqlite_synchronous = "full";
+  std::string port_file;
+};
+
+int Fail(absl::string_view message) {
+  std::cerr << "custra-server: " << message << "\n";
+  return 1;
+}
+
+std::string ReadFileTrimmed(const std::string& path, bool* ok) {
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  *ok = static_cast<bool>(in) || in.eof();
+  return std::string(absl::StripAsciiWhitespace(content.str()));
+}
+
+bool IsLoopback(absl::string_view address) {
+  return absl::StartsWith(address, "127.") ||
+         absl::StartsWith(address, "localhost:") ||
+         absl::StartsWith(address, "[::1]:") ||
+         absl::StartsWith(address, "unix:");
+}
+
+// The admin key: --admin-key-file, else $CUSTRA_ADMIN_KEY, else (only with
+// --insecure-dev) a generated one written to <data>/admin.key.
+absl::StatusOr<std::string> LoadAdminKey(const ServerFlags& flags) {
+  if (!flags.admin_key_file.empty()) {
+    bool ok = false;
+    std::string key = ReadFileTrimmed(flags.admin_key_file, &ok);
+    if (!ok) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read --admin-key-file ", flags.admin_key_file));
+    }
+    if (key.size() < 16) {
+      return absl::InvalidArgumentError(
+          "the admin key must be at least 16 characters");
+    }
+    return key;
+  }
+  if (const char* env = std::getenv("CUSTRA_ADMIN_KEY"); env && *env) {
+    if (absl::string_view(env).size() < 16) {
+      return absl::InvalidArgumentError(
+          "CUSTRA_ADMIN_KEY must be at least 16 characters");
+    }
+    return std::string(env);
+  }
+  if (!flags.insecure_dev) {
+    return absl::FailedPreconditionError(
+        "no admin key: pass --admin-key-file FILE or set CUSTRA_ADMIN_KEY "
+        "(or --insecure-dev to generate one for local development)");
+  }
+  const fs::path path = fs::path(flags.data_dir) / "admin.key";
+  if (fs::exists(path)) {
+    bool ok = false;
+    std::string key = ReadFileTrimmed(path.string(), &ok);
+    if (ok && !key.empty()) return key;
+  }
+  absl::StatusOr<GeneratedApiKey> generated = GenerateApiKey();
+  if (!generated.ok()) return generated.status();
+  const std::string key = absl::StrCat("admin_", generated->secret.substr(3));
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << key << "\n";
+    if (!out) return absl::InternalError("cannot write " + path.string());
+  }
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
+  return key;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const ServerFlags& flags) {
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key must be given together");
+  }
+  if (flags.tls_cert.empty()) {
+    if (!flags.plaintext && !IsLoopback(flags.listen)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "refusing plaintext on the non-loopback address ", flags.listen,
+          ": give --tls-cert and --tls-key, or --plaintext if a trusted "
+          "proxy terminates TLS"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  bool ok_cert = false;
+  bool ok_key = false;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  pair.cert_chain = ReadFileTrimmed(flags.tls_cert, &ok_cert);
+  pair.private_key = ReadFileTrimmed(flags.tls_key, &ok_key);
+  if (!ok_cert || pair.cert_chain.empty()) {
+    return absl::NotFoundError("cannot read --tls-cert " + flags.tls_cert);
+  }
+  if (!ok_key || pair.private_key.empty()) {
+    return absl::NotFoundError("cannot read --tls-key " + flags.tls_key);
+  }
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  return grpc::SslServerCredentials(options);
+}
+
+int Run(const ServerFlags& flags) {
+  // Signals are taken by a dedicated thread; block them before gRPC starts
+  // its own threads so they inherit the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::error_code ec;
+  fs::create_directories(fs::path(flags.data_dir) / "scratch", ec);
+  if (ec) return Fail("cannot create data directory: " + ec.message());
+
+  absl::StatusOr<std::string> admin_key = LoadAdminKey(flags);
+  if (!admin_key.ok()) return Fail(admin_key.status().message());
+  auto credentials = MakeCredentials(flags);
+  if (!credentials.ok()) return Fail(credentials.status().message());
+
+  SqliteOptions sqlite;
+  if (flags.sqlite_synchronous == "normal") {
+    sqlite.synchronous = SqliteSynchronous::kNormal;
+  } else if (flags.sqlite_synchronous != "full") {
+    return Fail("--sqlite-synchronous must be 'full' or 'normal'");
+  }
+  auto control = OpenSqliteControlStore(
+      (fs::path(flags.data_dir) / "control.db").string(), sqlite);
+  if (!control.ok()) return Fail(control.status().ToString());
+  TenantRegistryOptions registry_options;
+  registry_options.data_dir = flags.data_dir;
+  registry_options.max_open = flags.max_open_tenants;
+  registry_options.sqlite = sqlite;
+  auto registry = TenantRegistry::Open(registry_options);
+  if (!registry.ok()) return Fail(registry.status().ToString());
+
+  Authenticator authenticator(control->get(), Sha256Hex(*admin_key));
+  CallGate gate(&authenticator, registry->get(), flags.tenant_concurrency);
+  TenantAdmin admin(control->get(), registry->get());
+  TenantAdminServiceImpl admin_service(&gate, &admin, registry->get(),
+                                       fs::path(flags.data_dir) / "scratch");
+  // Contract-only services: every method answers UNIMPLEMENTED until its
+  // issue lands.
+  v1::IngestionService::Service ingestion_service;
+  v1::SegmentationService::Service segmentation_service;
+  v1::KeyAccountService::Service key_account_service;
+  v1::OpportunityService::Service opportunity_service;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(flags.listen, *credentials, &port);
+  builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
+  builder.SetMaxSendMessageSize(flags.max_message_bytes);
+  builder.RegisterService(&admin_service);
+  builder.RegisterService(&ingestion_service);
+  builder.RegisterService(&segmentation_service);
+  builder.RegisterService(&key_account_service);
+  builder.RegisterService(&opportunity_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) return Fail("cannot listen on " + flags.listen);
+
+  const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
+  const std::string address = absl::StrCat(host, ":", port);
+  if (!flags.port_file.empty()) {
+    std::ofstream(flags.port_file, std::ios::trunc) << port << "\n";
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  std::cout << "custra-server listening on " << address << " (data "
+            << flags.data_dir << ", "
+            << (flags.tls_cert.empty() ? "plaintext" : "TLS") << ")"
+            << std::endl;
+  if (flags.admin_key_file.empty() && !std::getenv("CUSTRA_ADMIN_KEY")) {
+    std::cout << "custra-server: --insecure-dev: admin key in "
+              << (fs::path(flags.data_dir) / "admin.key").string() << std::endl;
+  }
+
+  std::thread signal_thread([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    std::cout << "custra-server: " << strsignal(signal_number) << ", draining"
+              << std::endl;
+    server->GetHealthCheckService()->SetServingStatus(false);
+    absl::SleepFor(absl::Seconds(flags.drain_delay_seconds));
+    server->Shutdown(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(static_cast<int64_t>(
+                         flags.shutdown_grace_seconds * 1000)));
+  });
+  server->Wait();
+  signal_thread.join();
+  (*registry)->CloseAll();
+  std::cout << "custra-server: stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace
+}  // namespace custra::server
+
+int main(int argc, char** argv) {
+  custra::server::ServerFlags flags;
+  CLI::App app{
+      "custra-server: multi-tenant customer-structure analysis over gRPC.\n"
+      "Serves custra.v1 (ingestion, segmentation, key accounts, "
+      "opportunities, tenant admin) with gRPC health checking and server "
+      "reflection."};
+  app.add_option("--listen", flags.listen,
+                 "Address to listen on, host:port (port 0 picks a free one)")
+      ->capture_default_str();
+  app.add_option("--data-dir", flags.data_dir,
+                 "Directory for control.db and tenants/<id>.db")
+      ->capture_default_str();
+  app.add_option("--admin-key-file", flags.admin_key_file,
+                 "File holding the admin key (else $CUSTRA_ADMIN_KEY)");
+  app.add_flag("--insecure-dev", flags.insecure_dev,
+               "Without an admin key, generate one into <data-dir>/admin.key "
+               "(local development only)");
+  app.add_flag(
+      "--plaintext", flags.plaintext,
+      "Allow plaintext on a non-loopback address (behind a TLS proxy)");
+  app.add_option("--tls-cert", flags.tls_cert, "PEM certificate chain file")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", flags.tls_key, "PEM private key file")
+      ->check(CLI::ExistingFile);
+  app.add_option("--max-open-tenants", flags.max_open_tenants,
+                 "Tenant databases kept open (LRU)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", flags.max_message_bytes,
+                 "Largest request or response message")
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--tenant-concurrency", flags.tenant_concurrency,
+                 "Calls in flight per tenant before RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--drain-delay", flags.drain_delay_seconds,
+                 "Seconds to report NOT_SERVING before refusing new calls")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--shutdown-grace", flags.shutdown_grace_seconds,
+                 "Seconds in-flight calls may take to finish at shutdown")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--sqlite-synchronous", flags.sqlite_synchronous,
+                 "full: commits survive power loss; normal: commits survive "
+                 "a process crash, faster")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
+  app.add_option("--port-file", flags.port_file,
+                 "Write the bound port to this file once listening");
+  CLI11_PARSE(app, argc, argv);
+  return custra::server::Run(flags);
+}

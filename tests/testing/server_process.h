@@ -1,0 +1,67 @@
+#ifndef CUSTRA_TESTS_TESTING_SERVER_PROCESS_H_
+#define CUSTRA_TESTS_TESTING_SERVER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace custra::testing {
+
+// A real custra-server child process on a free loopback port, with its own
+// data directory and admin key. Start() returns once the server printed its
+// "listening on" line (no sleeping). The destructor kills it (SIGKILL) if
+// it is still running.
+class ServerProcess {
+ public:
+  struct Options {
+    std::filesystem::path data_dir;  // Required.
+    std::string admin_key = "test-admin-key-0123456789";
+    std::vector<std::string> extra_args;
+  };
+
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(Options options);
+
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // "127.0.0.1:<port>".
+  const std::string& address() const { return address_; }
+  int port() const { return port_; }
+  const std::string& admin_key() const { return options_.admin_key; }
+  pid_t pid() const { return pid_; }
+
+  // Sends `signal` and waits for the process to exit; returns its exit
+  // status as from waitpid (use WIFEXITED / WEXITSTATUS).
+  int SignalAndWait(int signal);
+  // Sends `signal` without waiting.
+  void Signal(int signal);
+  // Waits for exit; the waitpid status.
+  int Wait();
+  // Everything the server wrote to stdout after the "listening" line, once
+  // it has exited.
+  std::string RemainingOutput();
+
+ private:
+  explicit ServerProcess(Options options) : options_(std::move(options)) {}
+
+  Options options_;
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  int port_ = 0;
+  std::string address_;
+  bool exited_ = false;
+  int exit_status_ = 0;
+};
+
+// Path of a built binary, from the build's compile definitions.
+std::string ServerBinaryPath();
+std::string CliBinaryPath();
+
+}  // namespace custra::testing
+
+#endif  // CUSTRA_TESTS_TESTING_SERVER_PROCESS_H_
