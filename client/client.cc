@@ -2,16 +2,22 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <deque>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "custra/v1/ingestion.grpc.pb.h"
 #include "custra/v1/tenant_admin.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "openssl/evp.h"
+#include "openssl/rand.h"
 
 namespace custra {
 namespace {
@@ -26,6 +32,9 @@ std::string RetryServiceConfig() {
       {"custra.v1.TenantAdminService", "GetTenant"},
       {"custra.v1.TenantAdminService", "ListTenants"},
       {"custra.v1.TenantAdminService", "ListApiKeys"},
+      {"custra.v1.IngestionService", "GetCustomer"},
+      {"custra.v1.IngestionService", "ListCustomers"},
+      {"custra.v1.IngestionService", "ListInteractions"},
       {"grpc.health.v1.Health", "Check"},
   };
   std::vector<std::string> names;
@@ -126,6 +135,7 @@ struct Client::Impl {
   ClientOptions options;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::TenantAdminService::Stub> admin;
+  std::unique_ptr<v1::IngestionService::Stub> ingestion;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
 
   // A context with the deadline and the auth headers. `tenant` overrides
@@ -182,6 +192,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   impl->channel = grpc::CreateCustomChannel(options.target, credentials, args);
   impl->admin = v1::TenantAdminService::NewStub(impl->channel);
   impl->health = grpc::health::v1::Health::NewStub(impl->channel);
+  impl->ingestion = v1::IngestionService::NewStub(impl->channel);
   impl->options = std::move(options);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -361,6 +372,330 @@ absl::StatusOr<v1::Tenant> Client::RestoreTenant(absl::string_view tenant_id,
   absl::Status status = FromGrpcStatus(writer->Finish());
   if (!status.ok()) return status;
   return response.tenant();
+}
+
+// --- IngestionService -------------------------------------------------------
+
+absl::StatusOr<v1::CustomerBatchResult> Client::UpsertCustomers(
+    const std::vector<v1::Customer>& customers, absl::string_view request_id) {
+  v1::UpsertCustomersRequest request;
+  request.mutable_customers()->Assign(customers.begin(), customers.end());
+  request.set_request_id(std::string(request_id));
+  v1::UpsertCustomersResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->ingestion->UpsertCustomers(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.result();
+}
+
+absl::StatusOr<v1::Customer> Client::GetCustomer(absl::string_view id) {
+  v1::GetCustomerRequest request;
+  request.set_id(std::string(id));
+  v1::GetCustomerResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->ingestion->GetCustomer(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.customer();
+}
+
+absl::StatusOr<std::vector<v1::Customer>> Client::ListCustomers(
+    absl::string_view filter, int64_t limit) {
+  std::vector<v1::Customer> customers;
+  v1::ListCustomersRequest request;
+  request.set_filter(std::string(filter));
+  request.set_page_size(1000);
+  do {
+    v1::ListCustomersResponse response;
+    auto context = impl_->Context(impl_->options.tenant_id);
+    absl::Status status = FromGrpcStatus(
+        impl_->ingestion->ListCustomers(context.get(), request, &response));
+    if (!status.ok()) return status;
+    for (v1::Customer& c : *response.mutable_customers()) {
+      if (limit > 0 && static_cast<int64_t>(customers.size()) >= limit) break;
+      customers.push_back(std::move(c));
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty() &&
+           (limit <= 0 || static_cast<int64_t>(customers.size()) < limit));
+  return customers;
+}
+
+absl::StatusOr<v1::DeleteCustomerResponse> Client::DeleteCustomer(
+    absl::string_view id) {
+  v1::DeleteCustomerRequest request;
+  request.set_id(std::string(id));
+  v1::DeleteCustomerResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->ingestion->DeleteCustomer(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::IngestionBatchResult> Client::RecordTransactions(
+    const std::vector<v1::Transaction>& transactions,
+    absl::string_view request_id) {
+  v1::RecordTransactionsRequest request;
+  request.mutable_transactions()->Assign(transactions.begin(),
+                                         transactions.end());
+  request.set_request_id(std::string(request_id));
+  v1::RecordTransactionsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->ingestion->RecordTransactions(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.result();
+}
+
+absl::StatusOr<v1::IngestionBatchResult> Client::RecordInteractions(
+    const std::vector<v1::Interaction>& interactions,
+    absl::string_view request_id) {
+  v1::RecordInteractionsRequest request;
+  request.mutable_interactions()->Assign(interactions.begin(),
+                                         interactions.end());
+  request.set_request_id(std::string(request_id));
+  v1::RecordInteractionsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->ingestion->RecordInteractions(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.result();
+}
+
+absl::StatusOr<std::vector<v1::Interaction>> Client::ListInteractions(
+    absl::string_view customer_id, int64_t limit) {
+  std::vector<v1::Interaction> out;
+  v1::ListInteractionsRequest request;
+  request.set_customer_id(std::string(customer_id));
+  request.set_page_size(1000);
+  do {
+    v1::ListInteractionsResponse response;
+    auto context = impl_->Context(impl_->options.tenant_id);
+    absl::Status status = FromGrpcStatus(
+        impl_->ingestion->ListInteractions(context.get(), request, &response));
+    if (!status.ok()) return status;
+    for (v1::Interaction& i : *response.mutable_interactions()) {
+      if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
+      out.push_back(std::move(i));
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty() &&
+           (limit <= 0 || static_cast<int64_t>(out.size()) < limit));
+  return out;
+}
+
+namespace {
+
+// One batch of an import, kept until the server acknowledges it.
+struct PendingBatch {
+  int64_t first_row = 0;
+  v1::ImportTransactionsRequest request;
+};
+
+std::string RandomPrefix() {
+  unsigned char bytes[8];
+  RAND_bytes(bytes, sizeof(bytes));
+  std::string hex;
+  for (unsigned char b : bytes)
+    absl::StrAppend(&hex, absl::Hex(b, absl::kZeroPad2));
+  return absl::StrCat("import-", hex);
+}
+
+// State shared by the writing thread and the acknowledgement reader.
+class ImportState {
+ public:
+  explicit ImportState(const ImportOptions& options) : options_(options) {}
+
+  // Blocks while `max_batches_in_flight` batches await acknowledgement.
+  void WaitForRoom(const bool& stream_broken) {
+    absl::MutexLock lock(&mu_);
+    auto has_room = [&] {
+      return static_cast<int>(pending_.size()) <
+                 options_.max_batches_in_flight ||
+             stream_broken_;
+    };
+    mu_.Await(absl::Condition(&has_room));
+    (void)stream_broken;
+  }
+
+  void Add(PendingBatch batch) {
+    absl::MutexLock lock(&mu_);
+    summary_.rows_sent += batch.request.transactions_size();
+    pending_.push_back(std::move(batch));
+  }
+
+  // Copies of the unacknowledged batches, oldest first, for re-sending.
+  std::vector<v1::ImportTransactionsRequest> Unacknowledged() {
+    absl::MutexLock lock(&mu_);
+    std::vector<v1::ImportTransactionsRequest> out;
+    for (const PendingBatch& b : pending_) out.push_back(b.request);
+    return out;
+  }
+
+  // Records an acknowledgement; false if it does not match the oldest
+  // pending batch (a protocol error).
+  bool Acknowledge(const v1::ImportTransactionsResponse& ack) {
+    ImportProgress progress;
+    {
+      absl::MutexLock lock(&mu_);
+      if (pending_.empty() ||
+          pending_.front().request.request_id() != ack.request_id()) {
+        return false;
+      }
+      const PendingBatch& batch = pending_.front();
+      const v1::IngestionBatchResult& r = ack.result();
+      summary_.rows_acknowledged += batch.request.transactions_size();
+      summary_.accepted += r.accepted_count();
+      summary_.duplicates += r.duplicate_count();
+      summary_.rejected += r.rejected_count();
+      summary_.customers_created += r.customers_created_count();
+      ++summary_.batches_acknowledged;
+      for (const v1::IngestionRowError& e : r.rejections()) {
+        ImportRejection rejection;
+        rejection.row = batch.first_row + e.row_index();
+        rejection.row_id = e.row_id();
+        rejection.field = e.field();
+        std::string reason = v1::IngestionRejectReason_Name(e.reason());
+        absl::string_view short_reason = reason;
+        absl::ConsumePrefix(&short_reason, "INGESTION_REJECT_REASON_");
+        rejection.reason = std::string(short_reason);
+        rejection.description = e.description();
+        summary_.rejections.push_back(std::move(rejection));
+      }
+      pending_.pop_front();
+      progress = summary_;
+    }
+    if (options_.on_progress) options_.on_progress(progress);
+    return true;
+  }
+
+  void SetStreamBroken(bool broken) {
+    absl::MutexLock lock(&mu_);
+    stream_broken_ = broken;
+  }
+  bool AllAcknowledged() {
+    absl::MutexLock lock(&mu_);
+    return pending_.empty();
+  }
+  void WaitAllAcknowledgedOrBroken() {
+    absl::MutexLock lock(&mu_);
+    auto done = [&] { return pending_.empty() || stream_broken_; };
+    mu_.Await(absl::Condition(&done));
+  }
+  void CountReconnect() {
+    absl::MutexLock lock(&mu_);
+    ++summary_.reconnects;
+  }
+  ImportSummary Summary() {
+    absl::MutexLock lock(&mu_);
+    return summary_;
+  }
+
+ private:
+  const ImportOptions& options_;
+  absl::Mutex mu_;
+  std::deque<PendingBatch> pending_ ABSL_GUARDED_BY(mu_);
+  ImportSummary summary_ ABSL_GUARDED_BY(mu_);
+  bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+absl::StatusOr<ImportSummary> Client::ImportTransactions(
+    const TransactionSource& source, const ImportOptions& options) {
+  if (options.batch_size < 1 || options.batch_size > 10000) {
+    return absl::InvalidArgumentError(
+        "ImportOptions.batch_size must be 1 to 10000");
+  }
+  if (options.max_batches_in_flight < 1) {
+    return absl::InvalidArgumentError(
+        "ImportOptions.max_batches_in_flight must be at least 1");
+  }
+  const std::string prefix = options.request_id_prefix.empty()
+                                 ? RandomPrefix()
+                                 : options.request_id_prefix;
+  ImportState state(options);
+  int64_t next_row = 0;
+  int64_t next_batch = 0;
+  int64_t sequence = 0;
+  bool source_done = false;
+  int attempts = 0;
+  absl::Duration backoff = absl::Milliseconds(100);
+
+  while (true) {
+    ++attempts;
+    state.SetStreamBroken(false);
+    auto context = impl_->Context(impl_->options.tenant_id);
+    context->set_deadline(std::chrono::system_clock::time_point::max());
+    auto stream = impl_->ingestion->ImportTransactions(context.get());
+    bool broken = false;
+    std::thread reader([&] {
+      v1::ImportTransactionsResponse ack;
+      while (stream->Read(&ack)) {
+        if (!state.Acknowledge(ack)) break;
+      }
+      state.SetStreamBroken(true);
+    });
+
+    // Re-send what the previous stream left unacknowledged, then go on.
+    for (v1::ImportTransactionsRequest& request : state.Unacknowledged()) {
+      request.set_sequence_number(sequence++);
+      if (!stream->Write(request)) {
+        broken = true;
+        break;
+      }
+    }
+    while (!broken && !source_done) {
+      state.WaitForRoom(broken);
+      PendingBatch batch;
+      batch.first_row = next_row;
+      v1::Transaction transaction;
+      while (batch.request.transactions_size() < options.batch_size) {
+        transaction.Clear();
+        if (!source(&transaction)) {
+          source_done = true;
+          break;
+        }
+        *batch.request.add_transactions() = std::move(transaction);
+      }
+      if (batch.request.transactions_size() == 0) break;
+      next_row += batch.request.transactions_size();
+      batch.request.set_request_id(absl::StrCat(prefix, "-", next_batch++));
+      batch.request.set_sequence_number(sequence++);
+      v1::ImportTransactionsRequest copy = batch.request;
+      state.Add(std::move(batch));
+      if (!stream->Write(copy)) broken = true;
+    }
+    if (!broken) {
+      state.WaitAllAcknowledgedOrBroken();
+      stream->WritesDone();
+    } else {
+      context->TryCancel();
+    }
+    reader.join();
+    grpc::Status finished = stream->Finish();
+    if (state.AllAcknowledged() && source_done && finished.ok()) {
+      return state.Summary();
+    }
+    const bool retryable =
+        finished.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        (finished.ok() || finished.error_code() == grpc::StatusCode::CANCELLED);
+    if (!retryable || attempts >= options.max_attempts) {
+      if (finished.ok()) {
+        return absl::InternalError(
+            "the server closed the import stream before acknowledging "
+            "every batch");
+      }
+      return FromGrpcStatus(finished);
+    }
+    state.CountReconnect();
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+    // Wait for the server to come back before re-sending.
+    (void)WaitForServing(absl::Seconds(30));
+  }
 }
 
 }  // namespace custra

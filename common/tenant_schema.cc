@@ -10,6 +10,100 @@ CREATE TABLE tenant_meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    // Customers carry their purchase aggregates, kept current in the same
+    // database transaction as the rows that change them (DESIGN.md §4), so
+    // analyses read O(customers) rows. customer_days is the per-customer,
+    // per-day rollup (weeks and months are sums of days); customer_orders
+    // makes "orders" exact when an order's lines arrive in several batches.
+    {2, "customers, transactions, interactions", R"sql(
+CREATE TABLE customers (
+  id TEXT PRIMARY KEY,
+  kind INTEGER NOT NULL DEFAULT 1,
+  display_name TEXT NOT NULL DEFAULT '',
+  industry TEXT NOT NULL DEFAULT '',
+  region TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL DEFAULT 0,
+  acquisition_channel TEXT NOT NULL DEFAULT '',
+  acquisition_date TEXT NOT NULL DEFAULT '',
+  man_money INTEGER NOT NULL DEFAULT 0,
+  man_authority INTEGER NOT NULL DEFAULT 0,
+  man_need INTEGER NOT NULL DEFAULT 0,
+  budget_currency TEXT,
+  budget_micros INTEGER,
+  wallet_currency TEXT,
+  wallet_micros INTEGER,
+  implicit INTEGER NOT NULL DEFAULT 0,
+  create_time_us INTEGER NOT NULL,
+  update_time_us INTEGER NOT NULL,
+  first_purchase_us INTEGER,
+  last_purchase_us INTEGER,
+  order_count INTEGER NOT NULL DEFAULT 0,
+  purchase_day_count INTEGER NOT NULL DEFAULT 0,
+  transaction_count INTEGER NOT NULL DEFAULT 0,
+  revenue_micros INTEGER NOT NULL DEFAULT 0,
+  returns_micros INTEGER NOT NULL DEFAULT 0,
+  profit_micros INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE customer_tags (
+  customer_id TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (customer_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX customer_tags_by_tag ON customer_tags(tag, customer_id);
+CREATE TABLE customer_attributes (
+  customer_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (customer_id, key)
+) WITHOUT ROWID;
+CREATE TABLE transactions (
+  id TEXT NOT NULL UNIQUE,
+  customer_id TEXT NOT NULL,
+  time_us INTEGER NOT NULL,
+  amount_micros INTEGER NOT NULL,
+  cost_micros INTEGER,
+  quantity REAL NOT NULL DEFAULT 0,
+  order_id TEXT NOT NULL DEFAULT '',
+  product TEXT NOT NULL DEFAULT '',
+  category TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX transactions_by_customer ON transactions(customer_id, time_us);
+CREATE TABLE customer_days (
+  customer_id TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  amount_micros INTEGER NOT NULL DEFAULT 0,
+  purchase_lines INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (customer_id, day)
+) WITHOUT ROWID;
+CREATE TABLE customer_orders (
+  customer_id TEXT NOT NULL,
+  order_id TEXT NOT NULL,
+  amount_micros INTEGER NOT NULL DEFAULT 0,
+  purchase_lines INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (customer_id, order_id)
+) WITHOUT ROWID;
+CREATE TABLE interactions (
+  id TEXT NOT NULL UNIQUE,
+  customer_id TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  time_us INTEGER NOT NULL,
+  contact TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL DEFAULT '',
+  notes TEXT NOT NULL DEFAULT '',
+  satisfaction REAL,
+  nps INTEGER,
+  referred_customer_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX interactions_by_customer ON interactions(customer_id, time_us);
+CREATE TABLE ingest_requests (
+  kind TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  result TEXT NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  PRIMARY KEY (kind, request_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

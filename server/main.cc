@@ -32,6 +32,7 @@
 #include "custra/v1/opportunity.grpc.pb.h"
 #include "custra/v1/segmentation.grpc.pb.h"
 #include "server/call_context.h"
+#include "server/ingestion_service.h"
 #include "server/tenant_admin_service.h"
 
 namespace custra::server {
@@ -193,9 +194,9 @@ int Run(const ServerFlags& flags) {
   TenantAdmin admin(control->get(), registry->get());
   TenantAdminServiceImpl admin_service(&gate, &admin, registry->get(),
                                        fs::path(flags.data_dir) / "scratch");
+  IngestionServiceImpl ingestion_service(&gate);
   // Contract-only services: every method answers UNIMPLEMENTED until its
   // issue lands.
-  v1::IngestionService::Service ingestion_service;
   v1::SegmentationService::Service segmentation_service;
   v1::KeyAccountService::Service key_account_service;
   v1::OpportunityService::Service opportunity_service;

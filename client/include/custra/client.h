@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "custra/v1/ingestion.pb.h"
 #include "custra/v1/tenant_admin.pb.h"
 
 namespace custra {
@@ -62,6 +63,51 @@ struct ErrorDetails {
 
 // Extracts the details of a status returned by Client (empty if none).
 ErrorDetails ErrorDetailsOf(const absl::Status& status);
+
+// Fills the next transaction of an import and returns true, or returns
+// false at the end of the input. Called from the importing thread only.
+using TransactionSource = std::function<bool(v1::Transaction*)>;
+
+// Counts of a streaming import so far. Rows are counted once even when a
+// batch had to be re-sent after a lost connection.
+struct ImportProgress {
+  int64_t rows_sent = 0;          // Rows read from the source and sent.
+  int64_t rows_acknowledged = 0;  // Rows in batches the server made durable.
+  int64_t accepted = 0;
+  int64_t duplicates = 0;
+  int64_t rejected = 0;
+  int64_t customers_created = 0;
+  int64_t batches_acknowledged = 0;
+  int64_t reconnects = 0;  // Streams re-opened after UNAVAILABLE.
+};
+
+// A row the server refused, by its position in the source (0-based).
+struct ImportRejection {
+  int64_t row = 0;
+  std::string row_id;
+  std::string field;
+  std::string reason;  // IngestionRejectReason name, e.g. "OUT_OF_RANGE".
+  std::string description;
+};
+
+struct ImportSummary : ImportProgress {
+  std::vector<ImportRejection> rejections;
+};
+
+struct ImportOptions {
+  // Rows per batch (one database transaction each), 1 to 10000.
+  int batch_size = 5000;
+  // Batches sent ahead of their acknowledgement.
+  int max_batches_in_flight = 8;
+  // Stream (re)connections tried when the server is UNAVAILABLE.
+  int max_attempts = 8;
+  // Batch request ids are "<prefix>-<batch number>". Give the same prefix
+  // to resume an interrupted import exactly (replayed batches are counted
+  // from the server's stored results); empty means a random prefix.
+  std::string request_id_prefix;
+  // Called after each acknowledged batch, from an internal thread.
+  std::function<void(const ImportProgress&)> on_progress;
+};
 
 // A connection to one custra server. Thread-safe: one Client may be shared
 // by many threads; calls are independent.
@@ -101,6 +147,34 @@ class Client {
   // Uploads the backup file at `path` into the tenant.
   absl::StatusOr<v1::Tenant> RestoreTenant(absl::string_view tenant_id,
                                            const std::string& path);
+
+  // --- IngestionService (tenant API key) ---
+  absl::StatusOr<v1::CustomerBatchResult> UpsertCustomers(
+      const std::vector<v1::Customer>& customers,
+      absl::string_view request_id = "");
+  absl::StatusOr<v1::Customer> GetCustomer(absl::string_view id);
+  // Every customer matching `filter` (see ListCustomersRequest.filter), in
+  // id order; pages are fetched as needed. `limit` > 0 stops early.
+  absl::StatusOr<std::vector<v1::Customer>> ListCustomers(
+      absl::string_view filter = "", int64_t limit = 0);
+  absl::StatusOr<v1::DeleteCustomerResponse> DeleteCustomer(
+      absl::string_view id);
+  // One batch of transactions in one call (up to 10,000 rows).
+  absl::StatusOr<v1::IngestionBatchResult> RecordTransactions(
+      const std::vector<v1::Transaction>& transactions,
+      absl::string_view request_id = "");
+  // Streams transactions from `source` in batches over ImportTransactions,
+  // each acknowledged once durable; re-sends unacknowledged batches after a
+  // lost connection. Fails on the first non-retryable error.
+  absl::StatusOr<ImportSummary> ImportTransactions(
+      const TransactionSource& source, const ImportOptions& options = {});
+  absl::StatusOr<v1::IngestionBatchResult> RecordInteractions(
+      const std::vector<v1::Interaction>& interactions,
+      absl::string_view request_id = "");
+  // Interactions newest first, of one customer (or all with ""), up to
+  // `limit` (0: all).
+  absl::StatusOr<std::vector<v1::Interaction>> ListInteractions(
+      absl::string_view customer_id, int64_t limit = 0);
 
  private:
   struct Impl;

@@ -1,0 +1,132 @@
+#ifndef CUSTRA_CLIENT_CLI_CLI_CONTEXT_H_
+#define CUSTRA_CLIENT_CLI_CLI_CONTEXT_H_
+
+// What every `custra` command shares: global flags, connecting, output
+// format and error reporting.
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/strip.h"
+#include "client/cli/output.h"
+#include "custra/client.h"
+
+namespace custra::cli {
+
+struct GlobalFlags {
+  std::string server = "localhost:50051";
+  std::string tenant;
+  std::string api_key;
+  std::string admin_key;
+  std::string admin_key_file;
+  std::string output = "table";
+  bool tls = false;
+  std::string tls_ca;
+  double timeout_seconds = 30;
+};
+
+inline std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::string(value) : fallback;
+}
+
+// Prints a failed status the way every command does: code, message, reason,
+// field violations. Returns the process exit code.
+inline int ReportError(const absl::Status& status) {
+  std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": "
+            << status.message() << "\n";
+  const ErrorDetails details = ErrorDetailsOf(status);
+  for (const auto& v : details.field_violations) {
+    std::cerr << "  field " << v.field << ": " << v.description << "\n";
+  }
+  if (!details.reason.empty())
+    std::cerr << "  reason: " << details.reason << "\n";
+  return 1;
+}
+
+class Cli {
+ public:
+  explicit Cli(GlobalFlags* flags) : flags_(flags) {}
+
+  // Connects with the admin key (admin commands) or the tenant API key.
+  absl::StatusOr<std::unique_ptr<Client>> Connect(bool admin) {
+    ClientOptions options;
+    options.target = flags_->server;
+    options.tenant_id = flags_->tenant;
+    options.default_deadline = absl::Seconds(flags_->timeout_seconds);
+    options.use_tls = flags_->tls || !flags_->tls_ca.empty();
+    if (!flags_->tls_ca.empty()) {
+      std::ifstream in(flags_->tls_ca);
+      std::stringstream pem;
+      pem << in.rdbuf();
+      if (!in)
+        return absl::NotFoundError("cannot read --tls-ca " + flags_->tls_ca);
+      options.tls_root_certs_pem = pem.str();
+    }
+    if (admin) {
+      std::string key = flags_->admin_key;
+      if (key.empty() && !flags_->admin_key_file.empty()) {
+        std::ifstream in(flags_->admin_key_file);
+        std::stringstream content;
+        content << in.rdbuf();
+        if (!in) {
+          return absl::NotFoundError("cannot read --admin-key-file " +
+                                     flags_->admin_key_file);
+        }
+        key = std::string(absl::StripAsciiWhitespace(content.str()));
+      }
+      if (key.empty()) {
+        return absl::UnauthenticatedError(
+            "no admin key: set CUSTRA_ADMIN_KEY or pass --admin-key / "
+            "--admin-key-file");
+      }
+      options.api_key = key;
+    } else {
+      if (flags_->api_key.empty()) {
+        return absl::UnauthenticatedError(
+            "no API key: set CUSTRA_API_KEY or pass --api-key");
+      }
+      if (flags_->tenant.empty()) {
+        return absl::InvalidArgumentError(
+            "no tenant: set CUSTRA_TENANT or pass --tenant");
+      }
+      options.api_key = flags_->api_key;
+    }
+    return Client::Create(options);
+  }
+
+  OutputFormat format() const {
+    OutputFormat format = OutputFormat::kTable;
+    ParseOutputFormat(flags_->output, &format);
+    return format;
+  }
+
+  // Runs `body(client)` with an admin connection and maps its status to the
+  // exit code.
+  int WithAdmin(const std::function<absl::Status(Client&)>& body) {
+    auto client = Connect(/*admin=*/true);
+    if (!client.ok()) return ReportError(client.status());
+    absl::Status status = body(**client);
+    return status.ok() ? 0 : ReportError(status);
+  }
+
+  // As WithAdmin, with the tenant API key.
+  int WithTenant(const std::function<absl::Status(Client&)>& body) {
+    auto client = Connect(/*admin=*/false);
+    if (!client.ok()) return ReportError(client.status());
+    absl::Status status = body(**client);
+    return status.ok() ? 0 : ReportError(status);
+  }
+
+ private:
+  GlobalFlags* flags_;
+};
+
+}  // namespace custra::cli
+
+#endif  // CUSTRA_CLIENT_CLI_CLI_CONTEXT_H_

@@ -1,0 +1,945 @@
+#include "common/ingestion_store.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/errors.h"
+#include "common/ingestion_validation.h"
+#include "common/sqlite_util.h"
+#include "common/status_macros.h"
+
+namespace custra {
+namespace {
+
+constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
+constexpr char kFieldSep = '\x1F';
+constexpr char kRecordSep = '\x1E';
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+int64_t DayOf(int64_t time_us) {
+  int64_t day = time_us / kMicrosPerDay;
+  if (time_us % kMicrosPerDay < 0) --day;
+  return day;
+}
+
+// --- Stored results of idempotent requests ---------------------------------
+// Plain text: counts, then one record per rejection / row result.
+
+std::string EncodeRowError(const RowError& e) {
+  return absl::StrCat(e.row_index, std::string(1, kFieldSep), e.row_id,
+                      std::string(1, kFieldSep), e.field,
+                      std::string(1, kFieldSep), static_cast<int>(e.reason),
+                      std::string(1, kFieldSep), e.description);
+}
+
+std::optional<RowError> DecodeRowError(absl::string_view text) {
+  std::vector<std::string> f = absl::StrSplit(text, kFieldSep);
+  RowError e;
+  int reason = 0;
+  if (f.size() != 5 || !absl::SimpleAtoi(f[0], &e.row_index) ||
+      !absl::SimpleAtoi(f[3], &reason)) {
+    return std::nullopt;
+  }
+  e.row_id = f[1];
+  e.field = f[2];
+  e.reason = static_cast<RejectReason>(reason);
+  e.description = f[4];
+  return e;
+}
+
+std::string EncodeIngestResult(const IngestResult& r) {
+  std::vector<std::string> records = {
+      absl::StrCat(r.accepted, " ", r.duplicates, " ", r.rejected, " ",
+                   r.customers_created)};
+  for (const RowError& e : r.rejections) records.push_back(EncodeRowError(e));
+  return absl::StrJoin(records, std::string(1, kRecordSep));
+}
+
+std::optional<IngestResult> DecodeIngestResult(absl::string_view text) {
+  std::vector<absl::string_view> records = absl::StrSplit(text, kRecordSep);
+  IngestResult r;
+  std::vector<absl::string_view> counts = absl::StrSplit(records[0], ' ');
+  if (counts.size() != 4 || !absl::SimpleAtoi(counts[0], &r.accepted) ||
+      !absl::SimpleAtoi(counts[1], &r.duplicates) ||
+      !absl::SimpleAtoi(counts[2], &r.rejected) ||
+      !absl::SimpleAtoi(counts[3], &r.customers_created)) {
+    return std::nullopt;
+  }
+  for (size_t i = 1; i < records.size(); ++i) {
+    auto e = DecodeRowError(records[i]);
+    if (!e) return std::nullopt;
+    r.rejections.push_back(*std::move(e));
+  }
+  return r;
+}
+
+std::string EncodeCustomerResult(const CustomerBatchResult& r) {
+  std::vector<std::string> records = {absl::StrCat(
+      r.created, " ", r.updated, " ", r.unchanged, " ", r.rejected)};
+  for (const CustomerWriteResult& w : r.results) {
+    records.push_back(absl::StrCat(
+        w.row_index, std::string(1, kFieldSep), w.customer_id,
+        std::string(1, kFieldSep), static_cast<int>(w.outcome),
+        std::string(1, kFieldSep),
+        w.rejection
+            ? absl::StrCat(static_cast<int>(w.rejection->reason),
+                           std::string(1, kFieldSep), w.rejection->field,
+                           std::string(1, kFieldSep), w.rejection->description)
+            : std::string(1, kFieldSep) + std::string(1, kFieldSep)));
+  }
+  return absl::StrJoin(records, std::string(1, kRecordSep));
+}
+
+std::optional<CustomerBatchResult> DecodeCustomerResult(
+    absl::string_view text) {
+  std::vector<absl::string_view> records = absl::StrSplit(text, kRecordSep);
+  CustomerBatchResult r;
+  std::vector<absl::string_view> counts = absl::StrSplit(records[0], ' ');
+  if (counts.size() != 4 || !absl::SimpleAtoi(counts[0], &r.created) ||
+      !absl::SimpleAtoi(counts[1], &r.updated) ||
+      !absl::SimpleAtoi(counts[2], &r.unchanged) ||
+      !absl::SimpleAtoi(counts[3], &r.rejected)) {
+    return std::nullopt;
+  }
+  for (size_t i = 1; i < records.size(); ++i) {
+    std::vector<std::string> f = absl::StrSplit(records[i], kFieldSep);
+    CustomerWriteResult w;
+    int outcome = 0;
+    if (f.size() != 6 || !absl::SimpleAtoi(f[0], &w.row_index) ||
+        !absl::SimpleAtoi(f[2], &outcome)) {
+      return std::nullopt;
+    }
+    w.customer_id = f[1];
+    w.outcome = static_cast<CustomerOutcome>(outcome);
+    int reason = 0;
+    if (absl::SimpleAtoi(f[3], &reason)) {
+      w.rejection = RowError{w.row_index, w.customer_id, f[4],
+                             static_cast<RejectReason>(reason), f[5]};
+    }
+    r.results.push_back(std::move(w));
+  }
+  return r;
+}
+
+std::optional<std::string> LoadRequest(SQLite::Database& db,
+                                       absl::string_view kind,
+                                       absl::string_view request_id) {
+  SQLite::Statement select(
+      db,
+      "SELECT result FROM ingest_requests WHERE kind = ? AND request_id = ?");
+  select.bind(1, std::string(kind));
+  select.bind(2, std::string(request_id));
+  if (!select.executeStep()) return std::nullopt;
+  return select.getColumn(0).getString();
+}
+
+void SaveRequest(SQLite::Database& db, absl::string_view kind,
+                 absl::string_view request_id, const std::string& result,
+                 absl::Time now) {
+  SQLite::Statement insert(db,
+                           "INSERT OR REPLACE INTO ingest_requests(kind, "
+                           "request_id, result, create_time_us) VALUES (?, ?, "
+                           "?, ?)");
+  insert.bind(1, std::string(kind));
+  insert.bind(2, std::string(request_id));
+  insert.bind(3, result);
+  insert.bind(4, static_cast<int64_t>(Micros(now)));
+  insert.exec();
+}
+
+std::string ReadCurrency(SQLite::Database& db) {
+  SQLite::Statement select(
+      db, "SELECT value FROM tenant_meta WHERE key = 'currency'");
+  return select.executeStep() ? select.getColumn(0).getString() : "";
+}
+
+void WriteCurrency(SQLite::Database& db, const std::string& currency) {
+  SQLite::Statement insert(db,
+                           "INSERT OR REPLACE INTO tenant_meta(key, value) "
+                           "VALUES ('currency', ?)");
+  insert.bind(1, currency);
+  insert.exec();
+}
+
+// Creates minimal customers for ids not known yet; returns how many.
+int EnsureCustomers(SQLite::Database& db,
+                    const std::vector<std::string>& customer_ids,
+                    absl::Time now) {
+  SQLite::Statement insert(db,
+                           "INSERT OR IGNORE INTO customers(id, kind, "
+                           "implicit, create_time_us, update_time_us) VALUES "
+                           "(?, 1, 1, ?, ?)");
+  int created = 0;
+  for (const std::string& id : customer_ids) {
+    insert.bind(1, id);
+    insert.bind(2, static_cast<int64_t>(Micros(now)));
+    insert.bind(3, static_cast<int64_t>(Micros(now)));
+    created += insert.exec();
+    insert.reset();
+  }
+  return created;
+}
+
+void BindOptionalMicros(SQLite::Statement& s, int index,
+                        const std::optional<int64_t>& v) {
+  if (v) {
+    s.bind(index, static_cast<int64_t>(*v));
+  } else {
+    s.bind(index);
+  }
+}
+
+// Aggregate changes of one batch, applied once per customer / day / order.
+struct CustomerDelta {
+  int64_t transactions = 0;
+  int64_t revenue = 0;
+  int64_t returns = 0;
+  int64_t profit = 0;
+  int64_t new_orders = 0;
+  int64_t new_days = 0;
+  std::optional<int64_t> first_purchase_us;
+  std::optional<int64_t> last_purchase_us;
+};
+struct LineDelta {
+  int64_t amount = 0;
+  int64_t purchase_lines = 0;
+};
+
+// Applies summed line deltas to customer_days or customer_orders and
+// counts keys that became purchases (purchase_lines went from 0 to > 0).
+template <typename Key, typename BindKey>
+void ApplyLineDeltas(SQLite::Statement& upsert,
+                     const absl::flat_hash_map<Key, LineDelta>& deltas,
+                     BindKey bind_key,
+                     absl::flat_hash_map<std::string, CustomerDelta>& customers,
+                     int64_t CustomerDelta::*counter) {
+  for (const auto& [key, delta] : deltas) {
+    bind_key(upsert, key);
+    upsert.bind(3, static_cast<int64_t>(delta.amount));
+    upsert.bind(4, static_cast<int64_t>(delta.purchase_lines));
+    int64_t after = 0;
+    if (upsert.executeStep()) after = upsert.getColumn(0).getInt64();
+    upsert.reset();
+    if (delta.purchase_lines > 0 && after == delta.purchase_lines) {
+      ++(customers[key.first].*counter);
+    }
+  }
+}
+
+std::string DecodeEnumTerm(absl::string_view value, absl::string_view prefix) {
+  std::string upper = absl::AsciiStrToUpper(value);
+  absl::string_view v = upper;
+  absl::ConsumePrefix(&v, prefix);
+  return std::string(v);
+}
+
+}  // namespace
+
+absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter) {
+  CustomerFilter out;
+  filter = absl::StripAsciiWhitespace(filter);
+  if (filter.empty()) return out;
+  std::string normalized(filter);
+  // Split on the AND keyword (any case) surrounded by spaces.
+  std::vector<std::string> terms;
+  {
+    std::string lower = absl::AsciiStrToLower(normalized);
+    size_t start = 0;
+    while (true) {
+      size_t pos = lower.find(" and ", start);
+      if (pos == std::string::npos) {
+        terms.push_back(normalized.substr(start));
+        break;
+      }
+      terms.push_back(normalized.substr(start, pos - start));
+      start = pos + 5;
+    }
+  }
+  for (const std::string& raw : terms) {
+    absl::string_view term = absl::StripAsciiWhitespace(raw);
+    const size_t eq = term.find('=');
+    if (eq == absl::string_view::npos) {
+      return InvalidFieldError("filter",
+                               absl::StrCat("'", term, "' is not field=value"));
+    }
+    std::string field =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(term.substr(0, eq)));
+    absl::string_view value = absl::StripAsciiWhitespace(term.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (field == "kind") {
+      const std::string v = DecodeEnumTerm(value, "CUSTOMER_KIND_");
+      if (v == "INDIVIDUAL") {
+        out.kind = 1;
+      } else if (v == "ENTERPRISE") {
+        out.kind = 2;
+      } else if (v == "GOVERNMENT") {
+        out.kind = 3;
+      } else {
+        return InvalidFieldError(
+            "filter", absl::StrCat("kind '", value,
+                                   "' is not INDIVIDUAL, ENTERPRISE or "
+                                   "GOVERNMENT"));
+      }
+    } else if (field == "size") {
+      const std::string v = DecodeEnumTerm(value, "CUSTOMER_SIZE_");
+      const char* names[] = {"MICRO", "SMALL", "MEDIUM", "LARGE"};
+      for (int i = 0; i < 4; ++i) {
+        if (v == names[i]) out.size = i + 1;
+      }
+      if (!out.size) {
+        return InvalidFieldError(
+            "filter", absl::StrCat("size '", value,
+                                   "' is not MICRO, SMALL, MEDIUM or LARGE"));
+      }
+    } else if (field == "industry") {
+      out.industry = std::string(value);
+    } else if (field == "region") {
+      out.region = std::string(value);
+    } else if (field == "channel" || field == "acquisition_channel") {
+      out.channel = std::string(value);
+    } else if (field == "tag" || field == "tags") {
+      out.tag = std::string(value);
+    } else {
+      return InvalidFieldError(
+          "filter", absl::StrCat("unknown field '", field,
+                                 "'; use kind, size, industry, region, "
+                                 "channel or tag"));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> IngestionStore::TenantCurrency() {
+  return CatchSqlite(
+      "reading the tenant currency",
+      [&]() -> absl::StatusOr<std::string> { return ReadCurrency(*db_); });
+}
+
+absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
+    absl::string_view request_id, std::span<const TransactionRow> rows) {
+  return CatchSqlite(
+      "recording transactions", [&]() -> absl::StatusOr<IngestResult> {
+        SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        if (!request_id.empty()) {
+          if (auto stored = LoadRequest(*db_, "transactions", request_id)) {
+            auto result = DecodeIngestResult(*stored);
+            if (!result) return absl::InternalError("unreadable stored result");
+            result->replayed = true;
+            return *result;
+          }
+        }
+        std::string currency = ReadCurrency(*db_);
+        const std::string original_currency = currency;
+        IngestResult result;
+        SQLite::Statement insert(
+            *db_,
+            "INSERT OR IGNORE INTO transactions(id, customer_id, time_us, "
+            "amount_micros, cost_micros, quantity, order_id, product, "
+            "category, "
+            "channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        absl::flat_hash_map<std::string, CustomerDelta> customers;
+        absl::flat_hash_map<std::pair<std::string, int64_t>, LineDelta> days;
+        absl::flat_hash_map<std::pair<std::string, std::string>, LineDelta>
+            orders;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const TransactionRow& row = rows[i];
+          if (auto error = ValidateTransaction(row, currency, now_)) {
+            error->row_index = static_cast<int>(i);
+            result.rejections.push_back(*std::move(error));
+            continue;
+          }
+          if (currency.empty()) currency = row.amount->currency;
+          const int64_t time_us = Micros(*row.time);
+          const int64_t amount = row.amount->micros;
+          std::optional<int64_t> cost;
+          if (row.cost) {
+            cost = row.cost->micros;
+          } else if (row.margin) {
+            cost = amount - static_cast<int64_t>(std::llround(
+                                static_cast<double>(amount) * *row.margin));
+          }
+          insert.bind(1, row.id);
+          insert.bind(2, row.customer_id);
+          insert.bind(3, static_cast<int64_t>(time_us));
+          insert.bind(4, static_cast<int64_t>(amount));
+          BindOptionalMicros(insert, 5, cost);
+          insert.bind(6, row.quantity);
+          insert.bind(7, row.order_id);
+          insert.bind(8, row.product);
+          insert.bind(9, row.category);
+          insert.bind(10, row.channel);
+          const int inserted = insert.exec();
+          insert.reset();
+          if (inserted == 0) {
+            ++result.duplicates;
+            continue;
+          }
+          ++result.accepted;
+          CustomerDelta& c = customers[row.customer_id];
+          ++c.transactions;
+          c.revenue += amount;
+          if (amount < 0) c.returns += amount;
+          if (cost) c.profit += amount - *cost;
+          const bool purchase = amount > 0;
+          if (purchase) {
+            c.first_purchase_us =
+                std::min(c.first_purchase_us.value_or(time_us), time_us);
+            c.last_purchase_us =
+                std::max(c.last_purchase_us.value_or(time_us), time_us);
+          }
+          LineDelta& day = days[{row.customer_id, DayOf(time_us)}];
+          day.amount += amount;
+          day.purchase_lines += purchase ? 1 : 0;
+          LineDelta& order = orders[{
+              row.customer_id, row.order_id.empty() ? row.id : row.order_id}];
+          order.amount += amount;
+          order.purchase_lines += purchase ? 1 : 0;
+        }
+        result.rejected = static_cast<int>(result.rejections.size());
+
+        std::vector<std::string> ids;
+        ids.reserve(customers.size());
+        for (const auto& [id, delta] : customers) ids.push_back(id);
+        result.customers_created = EnsureCustomers(*db_, ids, now_);
+
+        SQLite::Statement day_upsert(
+            *db_,
+            "INSERT INTO customer_days(customer_id, day, amount_micros, "
+            "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(customer_id, day) "
+            "DO "
+            "UPDATE SET amount_micros = amount_micros + "
+            "excluded.amount_micros, "
+            "purchase_lines = purchase_lines + excluded.purchase_lines "
+            "RETURNING purchase_lines");
+        ApplyLineDeltas(
+            day_upsert, days,
+            [](SQLite::Statement& s,
+               const std::pair<std::string, int64_t>& key) {
+              s.bind(1, key.first);
+              s.bind(2, static_cast<int64_t>(key.second));
+            },
+            customers, &CustomerDelta::new_days);
+        SQLite::Statement order_upsert(
+            *db_,
+            "INSERT INTO customer_orders(customer_id, order_id, amount_micros, "
+            "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(customer_id, "
+            "order_id) DO UPDATE SET amount_micros = amount_micros + "
+            "excluded.amount_micros, purchase_lines = purchase_lines + "
+            "excluded.purchase_lines RETURNING purchase_lines");
+        ApplyLineDeltas(
+            order_upsert, orders,
+            [](SQLite::Statement& s,
+               const std::pair<std::string, std::string>& key) {
+              s.bind(1, key.first);
+              s.bind(2, key.second);
+            },
+            customers, &CustomerDelta::new_orders);
+
+        SQLite::Statement update(
+            *db_,
+            "UPDATE customers SET transaction_count = transaction_count + ?1, "
+            "revenue_micros = revenue_micros + ?2, "
+            "returns_micros = returns_micros + ?3, "
+            "profit_micros = profit_micros + ?4, "
+            "order_count = order_count + ?5, "
+            "purchase_day_count = purchase_day_count + ?6, "
+            "first_purchase_us = min(coalesce(first_purchase_us, ?7), "
+            "coalesce(?7, first_purchase_us)), "
+            "last_purchase_us = max(coalesce(last_purchase_us, ?8), "
+            "coalesce(?8, last_purchase_us)) WHERE id = ?9");
+        for (const auto& [id, d] : customers) {
+          update.bind(1, static_cast<int64_t>(d.transactions));
+          update.bind(2, static_cast<int64_t>(d.revenue));
+          update.bind(3, static_cast<int64_t>(d.returns));
+          update.bind(4, static_cast<int64_t>(d.profit));
+          update.bind(5, static_cast<int64_t>(d.new_orders));
+          update.bind(6, static_cast<int64_t>(d.new_days));
+          BindOptionalMicros(update, 7, d.first_purchase_us);
+          BindOptionalMicros(update, 8, d.last_purchase_us);
+          update.bind(9, id);
+          update.exec();
+          update.reset();
+        }
+        if (currency != original_currency) WriteCurrency(*db_, currency);
+        if (!request_id.empty()) {
+          SaveRequest(*db_, "transactions", request_id,
+                      EncodeIngestResult(result), now_);
+        }
+        txn.commit();
+        return result;
+      });
+}
+
+absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
+    absl::string_view request_id, std::span<const InteractionRow> rows) {
+  return CatchSqlite(
+      "recording interactions", [&]() -> absl::StatusOr<IngestResult> {
+        SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        if (!request_id.empty()) {
+          if (auto stored = LoadRequest(*db_, "interactions", request_id)) {
+            auto result = DecodeIngestResult(*stored);
+            if (!result) return absl::InternalError("unreadable stored result");
+            result->replayed = true;
+            return *result;
+          }
+        }
+        IngestResult result;
+        SQLite::Statement insert(
+            *db_,
+            "INSERT OR IGNORE INTO interactions(id, customer_id, kind, "
+            "time_us, "
+            "contact, channel, notes, satisfaction, nps, referred_customer_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        std::vector<std::string> customer_ids;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const InteractionRow& row = rows[i];
+          if (auto error = ValidateInteraction(row, now_)) {
+            error->row_index = static_cast<int>(i);
+            result.rejections.push_back(*std::move(error));
+            continue;
+          }
+          insert.bind(1, row.id);
+          insert.bind(2, row.customer_id);
+          insert.bind(3, row.kind);
+          insert.bind(4, static_cast<int64_t>(Micros(*row.time)));
+          insert.bind(5, row.contact);
+          insert.bind(6, row.channel);
+          insert.bind(7, row.notes);
+          if (row.satisfaction) {
+            insert.bind(8, *row.satisfaction);
+          } else {
+            insert.bind(8);
+          }
+          if (row.nps) {
+            insert.bind(9, *row.nps);
+          } else {
+            insert.bind(9);
+          }
+          insert.bind(10, row.referred_customer_id);
+          const int inserted = insert.exec();
+          insert.reset();
+          if (inserted == 0) {
+            ++result.duplicates;
+          } else {
+            ++result.accepted;
+            customer_ids.push_back(row.customer_id);
+          }
+        }
+        result.rejected = static_cast<int>(result.rejections.size());
+        result.customers_created = EnsureCustomers(*db_, customer_ids, now_);
+        if (!request_id.empty()) {
+          SaveRequest(*db_, "interactions", request_id,
+                      EncodeIngestResult(result), now_);
+        }
+        txn.commit();
+        return result;
+      });
+}
+
+namespace {
+
+constexpr char kCustomerColumns[] =
+    "id, kind, display_name, industry, region, size, acquisition_channel, "
+    "acquisition_date, man_money, man_authority, man_need, budget_currency, "
+    "budget_micros, wallet_currency, wallet_micros, create_time_us, "
+    "update_time_us, first_purchase_us, last_purchase_us, order_count, "
+    "purchase_day_count, transaction_count, revenue_micros, returns_micros, "
+    "profit_micros";
+
+std::optional<MoneyValue> ReadMoney(SQLite::Statement& s, int currency_col,
+                                    int micros_col) {
+  if (s.getColumn(micros_col).isNull()) return std::nullopt;
+  return MoneyValue{s.getColumn(currency_col).getString(),
+                    s.getColumn(micros_col).getInt64()};
+}
+
+std::optional<absl::Time> ReadTime(SQLite::Statement& s, int col) {
+  if (s.getColumn(col).isNull()) return std::nullopt;
+  return absl::FromUnixMicros(s.getColumn(col).getInt64());
+}
+
+CustomerRecord ReadCustomerRow(SQLite::Statement& s) {
+  CustomerRecord c;
+  c.id = s.getColumn(0).getString();
+  c.kind = s.getColumn(1).getInt();
+  c.display_name = s.getColumn(2).getString();
+  c.industry = s.getColumn(3).getString();
+  c.region = s.getColumn(4).getString();
+  c.size = s.getColumn(5).getInt();
+  c.acquisition_channel = s.getColumn(6).getString();
+  c.acquisition_date = s.getColumn(7).getString();
+  c.man_money = s.getColumn(8).getInt();
+  c.man_authority = s.getColumn(9).getInt();
+  c.man_need = s.getColumn(10).getInt();
+  c.annual_budget = ReadMoney(s, 11, 12);
+  c.annual_wallet = ReadMoney(s, 13, 14);
+  c.create_time = absl::FromUnixMicros(s.getColumn(15).getInt64());
+  c.update_time = absl::FromUnixMicros(s.getColumn(16).getInt64());
+  c.stats.first_purchase = ReadTime(s, 17);
+  c.stats.last_purchase = ReadTime(s, 18);
+  c.stats.order_count = s.getColumn(19).getInt64();
+  c.stats.purchase_day_count = s.getColumn(20).getInt64();
+  c.stats.transaction_count = s.getColumn(21).getInt64();
+  c.stats.revenue_micros = s.getColumn(22).getInt64();
+  c.stats.returns_micros = s.getColumn(23).getInt64();
+  c.stats.profit_micros = s.getColumn(24).getInt64();
+  return c;
+}
+
+void LoadTagsAndAttributes(SQLite::Database& db, CustomerRecord& c) {
+  SQLite::Statement tags(
+      db, "SELECT tag FROM customer_tags WHERE customer_id = ? ORDER BY tag");
+  tags.bind(1, c.id);
+  while (tags.executeStep()) c.tags.push_back(tags.getColumn(0).getString());
+  SQLite::Statement attrs(db,
+                          "SELECT key, value FROM customer_attributes WHERE "
+                          "customer_id = ?");
+  attrs.bind(1, c.id);
+  while (attrs.executeStep()) {
+    c.attributes[attrs.getColumn(0).getString()] =
+        attrs.getColumn(1).getString();
+  }
+}
+
+std::optional<CustomerRecord> FindCustomer(SQLite::Database& db,
+                                           absl::string_view id) {
+  SQLite::Statement select(db, absl::StrCat("SELECT ", kCustomerColumns,
+                                            " FROM customers WHERE id = ?"));
+  select.bind(1, std::string(id));
+  if (!select.executeStep()) return std::nullopt;
+  CustomerRecord c = ReadCustomerRow(select);
+  LoadTagsAndAttributes(db, c);
+  return c;
+}
+
+// Copies the fields named by `mask` (all writable fields when null).
+void MergeCustomer(const CustomerRecord& in, const std::set<std::string>* mask,
+                   CustomerRecord& out) {
+  auto want = [&](const char* field) {
+    return mask == nullptr || mask->contains(field);
+  };
+  if (want("kind")) out.kind = in.kind;
+  if (want("display_name")) out.display_name = in.display_name;
+  if (want("industry")) out.industry = in.industry;
+  if (want("region")) out.region = in.region;
+  if (want("size")) out.size = in.size;
+  if (want("acquisition_channel")) {
+    out.acquisition_channel = in.acquisition_channel;
+  }
+  if (want("acquisition_date")) out.acquisition_date = in.acquisition_date;
+  if (want("tags")) out.tags = in.tags;
+  if (want("man_assessment")) {
+    out.man_money = in.man_money;
+    out.man_authority = in.man_authority;
+    out.man_need = in.man_need;
+  }
+  if (want("annual_budget")) out.annual_budget = in.annual_budget;
+  if (want("annual_wallet")) out.annual_wallet = in.annual_wallet;
+  if (want("attributes")) out.attributes = in.attributes;
+}
+
+bool SameWritableFields(const CustomerRecord& a, const CustomerRecord& b) {
+  return a.kind == b.kind && a.display_name == b.display_name &&
+         a.industry == b.industry && a.region == b.region && a.size == b.size &&
+         a.acquisition_channel == b.acquisition_channel &&
+         a.acquisition_date == b.acquisition_date && a.tags == b.tags &&
+         a.man_money == b.man_money && a.man_authority == b.man_authority &&
+         a.man_need == b.man_need && a.annual_budget == b.annual_budget &&
+         a.annual_wallet == b.annual_wallet && a.attributes == b.attributes;
+}
+
+void BindMoney(SQLite::Statement& s, int currency_index,
+               const std::optional<MoneyValue>& m) {
+  if (m) {
+    s.bind(currency_index, m->currency);
+    s.bind(currency_index + 1, static_cast<int64_t>(m->micros));
+  } else {
+    s.bind(currency_index);
+    s.bind(currency_index + 1);
+  }
+}
+
+void WriteCustomer(SQLite::Database& db, const CustomerRecord& c, bool exists,
+                   absl::Time now) {
+  if (exists) {
+    SQLite::Statement update(
+        db,
+        "UPDATE customers SET kind = ?1, display_name = ?2, industry = ?3, "
+        "region = ?4, size = ?5, acquisition_channel = ?6, acquisition_date = "
+        "?7, man_money = ?8, man_authority = ?9, man_need = ?10, "
+        "budget_currency = ?11, budget_micros = ?12, wallet_currency = ?13, "
+        "wallet_micros = ?14, implicit = 0, update_time_us = ?15 WHERE id = "
+        "?16");
+    update.bind(16, c.id);
+    update.bind(1, c.kind);
+    update.bind(2, c.display_name);
+    update.bind(3, c.industry);
+    update.bind(4, c.region);
+    update.bind(5, c.size);
+    update.bind(6, c.acquisition_channel);
+    update.bind(7, c.acquisition_date);
+    update.bind(8, c.man_money);
+    update.bind(9, c.man_authority);
+    update.bind(10, c.man_need);
+    BindMoney(update, 11, c.annual_budget);
+    BindMoney(update, 13, c.annual_wallet);
+    update.bind(15, static_cast<int64_t>(Micros(now)));
+    update.exec();
+  } else {
+    SQLite::Statement insert(
+        db,
+        "INSERT INTO customers(kind, display_name, industry, region, size, "
+        "acquisition_channel, acquisition_date, man_money, man_authority, "
+        "man_need, budget_currency, budget_micros, wallet_currency, "
+        "wallet_micros, create_time_us, update_time_us, id) VALUES (?1, ?2, "
+        "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)");
+    insert.bind(16, c.id);
+    insert.bind(1, c.kind);
+    insert.bind(2, c.display_name);
+    insert.bind(3, c.industry);
+    insert.bind(4, c.region);
+    insert.bind(5, c.size);
+    insert.bind(6, c.acquisition_channel);
+    insert.bind(7, c.acquisition_date);
+    insert.bind(8, c.man_money);
+    insert.bind(9, c.man_authority);
+    insert.bind(10, c.man_need);
+    BindMoney(insert, 11, c.annual_budget);
+    BindMoney(insert, 13, c.annual_wallet);
+    insert.bind(15, static_cast<int64_t>(Micros(now)));
+    insert.exec();
+  }
+  SQLite::Statement clear_tags(
+      db, "DELETE FROM customer_tags WHERE customer_id = ?");
+  clear_tags.bind(1, c.id);
+  clear_tags.exec();
+  SQLite::Statement add_tag(
+      db,
+      "INSERT OR IGNORE INTO customer_tags(customer_id, tag) VALUES (?, ?)");
+  for (const std::string& tag : c.tags) {
+    add_tag.bind(1, c.id);
+    add_tag.bind(2, tag);
+    add_tag.exec();
+    add_tag.reset();
+  }
+  SQLite::Statement clear_attrs(
+      db, "DELETE FROM customer_attributes WHERE customer_id = ?");
+  clear_attrs.bind(1, c.id);
+  clear_attrs.exec();
+  SQLite::Statement add_attr(db,
+                             "INSERT INTO customer_attributes(customer_id, "
+                             "key, value) VALUES (?, ?, ?)");
+  for (const auto& [key, value] : c.attributes) {
+    add_attr.bind(1, c.id);
+    add_attr.bind(2, key);
+    add_attr.bind(3, value);
+    add_attr.exec();
+    add_attr.reset();
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<CustomerBatchResult> IngestionStore::UpsertCustomers(
+    absl::string_view request_id, std::span<const CustomerRecord> customers,
+    const std::set<std::string>* mask) {
+  return CatchSqlite(
+      "upserting customers", [&]() -> absl::StatusOr<CustomerBatchResult> {
+        SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        if (!request_id.empty()) {
+          if (auto stored = LoadRequest(*db_, "customers", request_id)) {
+            auto result = DecodeCustomerResult(*stored);
+            if (!result) return absl::InternalError("unreadable stored result");
+            result->replayed = true;
+            return *result;
+          }
+        }
+        const std::string currency = ReadCurrency(*db_);
+        CustomerBatchResult result;
+        for (size_t i = 0; i < customers.size(); ++i) {
+          CustomerRecord in = customers[i];
+          std::sort(in.tags.begin(), in.tags.end());
+          in.tags.erase(std::unique(in.tags.begin(), in.tags.end()),
+                        in.tags.end());
+          CustomerWriteResult w;
+          w.row_index = static_cast<int>(i);
+          w.customer_id = in.id;
+          if (auto error = ValidateCustomer(in, currency)) {
+            error->row_index = w.row_index;
+            w.outcome = CustomerOutcome::kRejected;
+            w.rejection = *std::move(error);
+            ++result.rejected;
+            result.results.push_back(std::move(w));
+            continue;
+          }
+          std::optional<CustomerRecord> existing = FindCustomer(*db_, in.id);
+          if (!existing) {
+            if (in.kind == 0) in.kind = 1;
+            WriteCustomer(*db_, in, /*exists=*/false, now_);
+            w.outcome = CustomerOutcome::kCreated;
+            ++result.created;
+          } else {
+            CustomerRecord merged = *existing;
+            MergeCustomer(in, mask, merged);
+            if (merged.kind == 0) merged.kind = existing->kind;
+            if (SameWritableFields(merged, *existing)) {
+              w.outcome = CustomerOutcome::kUnchanged;
+              ++result.unchanged;
+            } else {
+              WriteCustomer(*db_, merged, /*exists=*/true, now_);
+              w.outcome = CustomerOutcome::kUpdated;
+              ++result.updated;
+            }
+          }
+          result.results.push_back(std::move(w));
+        }
+        if (!request_id.empty()) {
+          SaveRequest(*db_, "customers", request_id,
+                      EncodeCustomerResult(result), now_);
+        }
+        txn.commit();
+        return result;
+      });
+}
+
+absl::StatusOr<CustomerRecord> IngestionStore::GetCustomer(
+    absl::string_view id) {
+  return CatchSqlite("reading customer",
+                     [&]() -> absl::StatusOr<CustomerRecord> {
+                       std::optional<CustomerRecord> c = FindCustomer(*db_, id);
+                       if (!c) {
+                         return absl::NotFoundError(
+                             absl::StrCat("customer ", id, " does not exist"));
+                       }
+                       return *std::move(c);
+                     });
+}
+
+absl::StatusOr<std::vector<CustomerRecord>> IngestionStore::ListCustomers(
+    const CustomerFilter& filter, absl::string_view after_id, int limit) {
+  return CatchSqlite(
+      "listing customers",
+      [&]() -> absl::StatusOr<std::vector<CustomerRecord>> {
+        std::vector<std::string> where = {"c.id > ?1"};
+        if (filter.kind) where.push_back("c.kind = ?2");
+        if (filter.size) where.push_back("c.size = ?3");
+        if (filter.industry) where.push_back("c.industry = ?4");
+        if (filter.region) where.push_back("c.region = ?5");
+        if (filter.channel) where.push_back("c.acquisition_channel = ?6");
+        if (filter.tag) {
+          where.push_back(
+              "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = "
+              "c.id "
+              "AND t.tag = ?7)");
+        }
+        std::string columns;
+        for (absl::string_view col : absl::StrSplit(kCustomerColumns, ", ")) {
+          absl::StrAppend(&columns, columns.empty() ? "" : ", ", "c.", col);
+        }
+        SQLite::Statement select(
+            *db_, absl::StrCat("SELECT ", columns, " FROM customers c WHERE ",
+                               absl::StrJoin(where, " AND "),
+                               " ORDER BY c.id LIMIT ?8"));
+        select.bind(1, std::string(after_id));
+        if (filter.kind) select.bind(2, *filter.kind);
+        if (filter.size) select.bind(3, *filter.size);
+        if (filter.industry) select.bind(4, *filter.industry);
+        if (filter.region) select.bind(5, *filter.region);
+        if (filter.channel) select.bind(6, *filter.channel);
+        if (filter.tag) select.bind(7, *filter.tag);
+        select.bind(8, limit);
+        std::vector<CustomerRecord> out;
+        while (select.executeStep()) out.push_back(ReadCustomerRow(select));
+        for (CustomerRecord& c : out) LoadTagsAndAttributes(*db_, c);
+        return out;
+      });
+}
+
+absl::StatusOr<IngestionStore::DeleteCounts> IngestionStore::DeleteCustomer(
+    absl::string_view id) {
+  return CatchSqlite(
+      "deleting customer", [&]() -> absl::StatusOr<DeleteCounts> {
+        SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement exists(*db_, "SELECT 1 FROM customers WHERE id = ?");
+        exists.bind(1, std::string(id));
+        if (!exists.executeStep()) {
+          return absl::NotFoundError(
+              absl::StrCat("customer ", id, " does not exist"));
+        }
+        DeleteCounts counts;
+        auto erase = [&](const char* sql) {
+          SQLite::Statement s(*db_, sql);
+          s.bind(1, std::string(id));
+          return s.exec();
+        };
+        counts.transactions =
+            erase("DELETE FROM transactions WHERE customer_id = ?");
+        counts.interactions =
+            erase("DELETE FROM interactions WHERE customer_id = ?");
+        erase("DELETE FROM customer_days WHERE customer_id = ?");
+        erase("DELETE FROM customer_orders WHERE customer_id = ?");
+        erase("DELETE FROM customer_tags WHERE customer_id = ?");
+        erase("DELETE FROM customer_attributes WHERE customer_id = ?");
+        erase("DELETE FROM customers WHERE id = ?");
+        txn.commit();
+        return counts;
+      });
+}
+
+absl::StatusOr<std::vector<InteractionRow>> IngestionStore::ListInteractions(
+    absl::string_view customer_id,
+    const std::optional<InteractionCursor>& after, int limit) {
+  return CatchSqlite(
+      "listing interactions",
+      [&]() -> absl::StatusOr<std::vector<InteractionRow>> {
+        std::vector<std::string> where = {"1"};
+        if (!customer_id.empty()) where.push_back("customer_id = ?1");
+        if (after) where.push_back("(time_us, id) < (?2, ?3)");
+        SQLite::Statement select(
+            *db_,
+            absl::StrCat(
+                "SELECT id, customer_id, kind, time_us, contact, channel, "
+                "notes, satisfaction, nps, referred_customer_id FROM "
+                "interactions WHERE ",
+                absl::StrJoin(where, " AND "),
+                " ORDER BY time_us DESC, id DESC LIMIT ?4"));
+        if (!customer_id.empty()) select.bind(1, std::string(customer_id));
+        if (after) {
+          select.bind(2, static_cast<int64_t>(after->time_us));
+          select.bind(3, after->id);
+        }
+        select.bind(4, limit);
+        std::vector<InteractionRow> out;
+        while (select.executeStep()) {
+          InteractionRow row;
+          row.id = select.getColumn(0).getString();
+          row.customer_id = select.getColumn(1).getString();
+          row.kind = select.getColumn(2).getInt();
+          row.time = absl::FromUnixMicros(select.getColumn(3).getInt64());
+          row.contact = select.getColumn(4).getString();
+          row.channel = select.getColumn(5).getString();
+          row.notes = select.getColumn(6).getString();
+          if (!select.getColumn(7).isNull()) {
+            row.satisfaction = select.getColumn(7).getDouble();
+          }
+          if (!select.getColumn(8).isNull())
+            row.nps = select.getColumn(8).getInt();
+          row.referred_customer_id = select.getColumn(9).getString();
+          out.push_back(std::move(row));
+        }
+        return out;
+      });
+}
+
+}  // namespace custra

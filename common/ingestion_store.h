@@ -1,0 +1,101 @@
+#ifndef CUSTRA_COMMON_INGESTION_STORE_H_
+#define CUSTRA_COMMON_INGESTION_STORE_H_
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/ingestion_types.h"
+
+namespace custra {
+
+// Which customers ListCustomers returns; unset fields match everything.
+struct CustomerFilter {
+  std::optional<int> kind;
+  std::optional<int> size;
+  std::optional<std::string> industry;
+  std::optional<std::string> region;
+  std::optional<std::string> channel;
+  std::optional<std::string> tag;
+};
+
+// Parses `field=value` terms joined by AND (case-insensitive keyword), with
+// fields kind, size, industry, region, channel, tag; values bare or in
+// double quotes; kind and size take enum names with or without prefix
+// (ENTERPRISE, CUSTOMER_KIND_ENTERPRISE). INVALID_ARGUMENT on field
+// "filter" naming the bad term.
+absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter);
+
+// Reads and writes one tenant's customers, transactions and interactions.
+//
+// Not thread-safe: use it inside a TenantDatabase::Session, which gives
+// the calling thread exclusive use of the connection. Every write method
+// runs one database transaction: on error nothing of the batch is written.
+class IngestionStore {
+ public:
+  explicit IngestionStore(SQLite::Database* db, absl::Time now = absl::Now())
+      : db_(db), now_(now) {}
+
+  // Writes the valid rows of a batch of transactions and updates the
+  // aggregates of the customers they touch. A row whose id exists already
+  // (in the database or earlier in the batch) is a duplicate; a row naming
+  // an unknown customer creates a minimal one (counted). With a non-empty
+  // `request_id` seen before, writes nothing and returns the first result
+  // with `replayed` set.
+  absl::StatusOr<IngestResult> RecordTransactions(
+      absl::string_view request_id, std::span<const TransactionRow> rows);
+
+  // As RecordTransactions, for interactions.
+  absl::StatusOr<IngestResult> RecordInteractions(
+      absl::string_view request_id, std::span<const InteractionRow> rows);
+
+  // Creates or updates customers. `mask` names the fields to write on
+  // existing customers (nullptr: every writable field). Invalid rows are
+  // rejected; the others land.
+  absl::StatusOr<CustomerBatchResult> UpsertCustomers(
+      absl::string_view request_id, std::span<const CustomerRecord> customers,
+      const std::set<std::string>* mask);
+
+  // NOT_FOUND if there is no such customer.
+  absl::StatusOr<CustomerRecord> GetCustomer(absl::string_view id);
+
+  // Up to `limit` customers with ids after `after_id`, in id order.
+  absl::StatusOr<std::vector<CustomerRecord>> ListCustomers(
+      const CustomerFilter& filter, absl::string_view after_id, int limit);
+
+  struct DeleteCounts {
+    int64_t transactions = 0;
+    int64_t interactions = 0;
+  };
+  // Erases the customer and every row that refers to it. NOT_FOUND if there
+  // is no such customer.
+  absl::StatusOr<DeleteCounts> DeleteCustomer(absl::string_view id);
+
+  // Interactions, newest first; of one customer unless `customer_id` is
+  // empty. The cursor is the (time, id) of the last row of the previous page.
+  struct InteractionCursor {
+    int64_t time_us = 0;
+    std::string id;
+  };
+  absl::StatusOr<std::vector<InteractionRow>> ListInteractions(
+      absl::string_view customer_id,
+      const std::optional<InteractionCursor>& after, int limit);
+
+  // The tenant's currency ("" until data names one).
+  absl::StatusOr<std::string> TenantCurrency();
+
+ private:
+  SQLite::Database* db_;
+  absl::Time now_;
+};
+
+}  // namespace custra
+
+#endif  // CUSTRA_COMMON_INGESTION_STORE_H_

@@ -1,0 +1,320 @@
+#include "server/ingestion_service.h"
+
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/ingestion_store.h"
+#include "common/ingestion_validation.h"
+#include "common/status_macros.h"
+#include "server/ingestion_convert.h"
+
+namespace custra::server {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested < 0) {
+    return InvalidFieldError("page_size", "must not be negative");
+  }
+  if (requested > kMaxPageSize) {
+    return InvalidFieldError("page_size", "must be at most 1000");
+  }
+  return requested == 0 ? kDefaultPageSize : requested;
+}
+
+std::string EncodeToken(absl::string_view kind, absl::string_view value) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kind, ":", value));
+}
+
+absl::StatusOr<std::string> DecodeToken(absl::string_view kind,
+                                        absl::string_view token) {
+  std::string decoded;
+  const std::string prefix = absl::StrCat(kind, ":");
+  if (!absl::WebSafeBase64Unescape(token, &decoded) ||
+      !absl::StartsWith(decoded, prefix)) {
+    return WithReason(
+        InvalidFieldError("page_token", "is not a token from this list call"),
+        reason::kInvalidPageToken);
+  }
+  return decoded.substr(prefix.size());
+}
+
+absl::Status CheckBatchSize(int rows, absl::string_view field) {
+  if (rows > kMaxBatchRows) {
+    return InvalidFieldError(
+        field, absl::StrCat("has ", rows, " rows; at most ", kMaxBatchRows,
+                            " per batch"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRequestId(absl::string_view request_id) {
+  if (request_id.size() > kMaxIdBytes) {
+    return InvalidFieldError("request_id", "must be at most 128 bytes");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IngestResult> RecordTransactionBatch(
+    TenantCall& call, absl::string_view request_id,
+    const google::protobuf::RepeatedPtrField<v1::Transaction>& transactions) {
+  CUSTRA_RETURN_IF_ERROR(CheckRequestId(request_id));
+  CUSTRA_RETURN_IF_ERROR(CheckBatchSize(transactions.size(), "transactions"));
+  std::vector<TransactionRow> rows;
+  rows.reserve(transactions.size());
+  for (const v1::Transaction& t : transactions) rows.push_back(FromProto(t));
+  TenantDatabase::Session session(call.database.get());
+  return IngestionStore(&session.db()).RecordTransactions(request_id, rows);
+}
+
+absl::StatusOr<CustomerBatchResult> UpsertCustomerBatch(
+    TenantCall& call, absl::string_view request_id,
+    const google::protobuf::RepeatedPtrField<v1::Customer>& customers,
+    const google::protobuf::FieldMask& update_mask) {
+  CUSTRA_RETURN_IF_ERROR(CheckRequestId(request_id));
+  CUSTRA_RETURN_IF_ERROR(CheckBatchSize(customers.size(), "customers"));
+  CUSTRA_ASSIGN_OR_RETURN(auto mask, CustomerMask(update_mask));
+  std::vector<CustomerRecord> records;
+  records.reserve(customers.size());
+  for (const v1::Customer& c : customers) records.push_back(FromProto(c));
+  TenantDatabase::Session session(call.database.get());
+  return IngestionStore(&session.db())
+      .UpsertCustomers(request_id, records, mask ? &*mask : nullptr);
+}
+
+// Sequence numbers of a stream must increase strictly.
+absl::Status CheckSequence(int64_t sequence, int64_t* last) {
+  if (*last >= 0 && sequence <= *last) {
+    return InvalidFieldError("sequence_number",
+                             absl::StrCat("is ", sequence, " after ", *last,
+                                          "; sequence numbers must increase"));
+  }
+  *last = sequence;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status IngestionServiceImpl::UpsertCustomers(
+    grpc::ServerContext* context, const v1::UpsertCustomersRequest* request,
+    v1::UpsertCustomersResponse* response) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        CUSTRA_ASSIGN_OR_RETURN(
+            CustomerBatchResult result,
+            UpsertCustomerBatch(call, request->request_id(),
+                                request->customers(), request->update_mask()));
+        ToProto(result, response->mutable_result());
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status IngestionServiceImpl::ImportCustomers(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::ImportCustomersResponse,
+                             v1::ImportCustomersRequest>* stream) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        v1::ImportCustomersRequest request;
+        int64_t last_sequence = -1;
+        while (stream->Read(&request)) {
+          CUSTRA_RETURN_IF_ERROR(
+              CheckSequence(request.sequence_number(), &last_sequence));
+          CUSTRA_ASSIGN_OR_RETURN(
+              CustomerBatchResult result,
+              UpsertCustomerBatch(call, request.request_id(),
+                                  request.customers(), request.update_mask()));
+          v1::ImportCustomersResponse response;
+          response.set_sequence_number(request.sequence_number());
+          response.set_request_id(request.request_id());
+          ToProto(result, response.mutable_result());
+          if (!stream->Write(response)) {
+            return absl::CancelledError("the client went away");
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status IngestionServiceImpl::GetCustomer(
+    grpc::ServerContext* context, const v1::GetCustomerRequest* request,
+    v1::GetCustomerResponse* response) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        if (request->id().empty())
+          return InvalidFieldError("id", "is required");
+        TenantDatabase::Session session(call.database.get());
+        IngestionStore store(&session.db());
+        CUSTRA_ASSIGN_OR_RETURN(CustomerRecord customer,
+                                store.GetCustomer(request->id()));
+        CUSTRA_ASSIGN_OR_RETURN(std::string currency, store.TenantCurrency());
+        ToProto(customer, currency, response->mutable_customer());
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status IngestionServiceImpl::ListCustomers(
+    grpc::ServerContext* context, const v1::ListCustomersRequest* request,
+    v1::ListCustomersResponse* response) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        CUSTRA_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
+        CUSTRA_ASSIGN_OR_RETURN(CustomerFilter filter,
+                                ParseCustomerFilter(request->filter()));
+        std::string after;
+        if (!request->page_token().empty()) {
+          CUSTRA_ASSIGN_OR_RETURN(
+              after, DecodeToken("customers", request->page_token()));
+        }
+        TenantDatabase::Session session(call.database.get());
+        IngestionStore store(&session.db());
+        CUSTRA_ASSIGN_OR_RETURN(
+            std::vector<CustomerRecord> customers,
+            store.ListCustomers(filter, after, page_size + 1));
+        CUSTRA_ASSIGN_OR_RETURN(std::string currency, store.TenantCurrency());
+        const bool more = static_cast<int>(customers.size()) > page_size;
+        if (more) customers.pop_back();
+        for (const CustomerRecord& c : customers) {
+          ToProto(c, currency, response->add_customers());
+        }
+        if (more) {
+          response->set_next_page_token(
+              EncodeToken("customers", customers.back().id));
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status IngestionServiceImpl::DeleteCustomer(
+    grpc::ServerContext* context, const v1::DeleteCustomerRequest* request,
+    v1::DeleteCustomerResponse* response) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        if (request->id().empty())
+          return InvalidFieldError("id", "is required");
+        TenantDatabase::Session session(call.database.get());
+        CUSTRA_ASSIGN_OR_RETURN(
+            IngestionStore::DeleteCounts counts,
+            IngestionStore(&session.db()).DeleteCustomer(request->id()));
+        response->set_deleted_transaction_count(counts.transactions);
+        response->set_deleted_interaction_count(counts.interactions);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status IngestionServiceImpl::ImportTransactions(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::ImportTransactionsResponse,
+                             v1::ImportTransactionsRequest>* stream) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        v1::ImportTransactionsRequest request;
+        int64_t last_sequence = -1;
+        while (stream->Read(&request)) {
+          CUSTRA_RETURN_IF_ERROR(
+              CheckSequence(request.sequence_number(), &last_sequence));
+          CUSTRA_ASSIGN_OR_RETURN(
+              IngestResult result,
+              RecordTransactionBatch(call, request.request_id(),
+                                     request.transactions()));
+          v1::ImportTransactionsResponse response;
+          response.set_sequence_number(request.sequence_number());
+          response.set_request_id(request.request_id());
+          ToProto(result, response.mutable_result());
+          if (!stream->Write(response)) {
+            return absl::CancelledError("the client went away");
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status IngestionServiceImpl::RecordTransactions(
+    grpc::ServerContext* context, const v1::RecordTransactionsRequest* request,
+    v1::RecordTransactionsResponse* response) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        CUSTRA_ASSIGN_OR_RETURN(
+            IngestResult result,
+            RecordTransactionBatch(call, request->request_id(),
+                                   request->transactions()));
+        ToProto(result, response->mutable_result());
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status IngestionServiceImpl::RecordInteractions(
+    grpc::ServerContext* context, const v1::RecordInteractionsRequest* request,
+    v1::RecordInteractionsResponse* response) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        CUSTRA_RETURN_IF_ERROR(CheckRequestId(request->request_id()));
+        CUSTRA_RETURN_IF_ERROR(
+            CheckBatchSize(request->interactions_size(), "interactions"));
+        std::vector<InteractionRow> rows;
+        rows.reserve(request->interactions_size());
+        for (const v1::Interaction& i : request->interactions()) {
+          rows.push_back(FromProto(i));
+        }
+        TenantDatabase::Session session(call.database.get());
+        CUSTRA_ASSIGN_OR_RETURN(
+            IngestResult result,
+            IngestionStore(&session.db())
+                .RecordInteractions(request->request_id(), rows));
+        ToProto(result, response->mutable_result());
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status IngestionServiceImpl::ListInteractions(
+    grpc::ServerContext* context, const v1::ListInteractionsRequest* request,
+    v1::ListInteractionsResponse* response) {
+  return gate_->ServeTenantCall(
+      *context, [&](TenantCall& call) -> absl::Status {
+        CUSTRA_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
+        if (!request->filter().empty()) {
+          return InvalidFieldError("filter",
+                                   "is not supported yet for interactions");
+        }
+        std::optional<IngestionStore::InteractionCursor> after;
+        if (!request->page_token().empty()) {
+          CUSTRA_ASSIGN_OR_RETURN(
+              std::string token,
+              DecodeToken("interactions", request->page_token()));
+          const size_t colon = token.find(':');
+          IngestionStore::InteractionCursor cursor;
+          if (colon == std::string::npos ||
+              !absl::SimpleAtoi(token.substr(0, colon), &cursor.time_us)) {
+            return WithReason(InvalidFieldError("page_token", "is malformed"),
+                              reason::kInvalidPageToken);
+          }
+          cursor.id = token.substr(colon + 1);
+          after = cursor;
+        }
+        TenantDatabase::Session session(call.database.get());
+        CUSTRA_ASSIGN_OR_RETURN(std::vector<InteractionRow> rows,
+                                IngestionStore(&session.db())
+                                    .ListInteractions(request->customer_id(),
+                                                      after, page_size + 1));
+        const bool more = static_cast<int>(rows.size()) > page_size;
+        if (more) rows.pop_back();
+        for (const InteractionRow& row : rows) {
+          ToProto(row, response->add_interactions());
+        }
+        if (more) {
+          response->set_next_page_token(
+              EncodeToken("interactions",
+                          absl::StrCat(absl::ToUnixMicros(*rows.back().time),
+                                       ":", rows.back().id)));
+        }
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace custra::server

@@ -1,0 +1,236 @@
+#include "common/ingestion_store.h"
+
+#include <gtest/gtest.h>
+
+#include "common/sqlite_util.h"
+#include "common/tenant_schema.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace custra {
+namespace {
+
+using ::custra::testing::StatusIs;
+using ::custra::testing::TempDir;
+
+const absl::Time kNow = absl::FromUnixSeconds(1700000000);  // 2023-11-14.
+
+absl::Time Day(int y, int m, int d, int hour = 12) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hour, 0, 0),
+                         absl::UTCTimeZone());
+}
+
+TransactionRow Txn(std::string id, std::string customer, absl::Time time,
+                   int64_t micros, std::string order = "") {
+  TransactionRow row;
+  row.id = std::move(id);
+  row.customer_id = std::move(customer);
+  row.time = time;
+  row.amount = MoneyValue{"EUR", micros};
+  row.order_id = std::move(order);
+  return row;
+}
+
+class IngestionStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = OpenSqlite((dir_.path() / "t.db").string(), {});
+    ASSERT_TRUE(db.ok());
+    db_ = *std::move(db);
+    ASSERT_TRUE(Migrate(*db_, TenantMigrations()).ok());
+  }
+  IngestionStore Store() { return IngestionStore(db_.get(), kNow); }
+
+  TempDir dir_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+// A hand-worked example: customer c1 buys on two days, one order with two
+// lines, returns part of it, and has a line with a known cost.
+TEST_F(IngestionStoreTest, AggregatesMatchAHandWorkedExample) {
+  std::vector<TransactionRow> rows = {
+      Txn("t1", "c1", Day(2023, 1, 10, 9), 10'000'000, "o1"),
+      Txn("t2", "c1", Day(2023, 1, 10, 9), 5'000'000, "o1"),
+      Txn("t3", "c1", Day(2023, 2, 1), 20'000'000, "o2"),
+      Txn("t4", "c1", Day(2023, 2, 3), -4'000'000, "r1"),
+  };
+  rows[2].cost = MoneyValue{"EUR", 12'000'000};
+  auto result = Store().RecordTransactions("", rows);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->accepted, 4);
+  EXPECT_EQ(result->customers_created, 1);
+  auto c = Store().GetCustomer("c1");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->stats.transaction_count, 4);
+  EXPECT_EQ(c->stats.revenue_micros, 31'000'000);  // 10 + 5 + 20 - 4
+  EXPECT_EQ(c->stats.returns_micros, -4'000'000);
+  EXPECT_EQ(c->stats.profit_micros, 8'000'000);  // 20 - 12, only t3
+  EXPECT_EQ(c->stats.order_count, 2);            // o1, o2 (r1 is a return)
+  EXPECT_EQ(c->stats.purchase_day_count, 2);     // Jan 10, Feb 1
+  EXPECT_EQ(c->stats.first_purchase, Day(2023, 1, 10, 9));
+  EXPECT_EQ(c->stats.last_purchase, Day(2023, 2, 1));
+}
+
+TEST_F(IngestionStoreTest, AggregatesAreTheSameWhateverTheBatching) {
+  std::vector<TransactionRow> rows = {
+      Txn("a", "c", Day(2023, 3, 1), 1'000'000, "o"),
+      Txn("b", "c", Day(2023, 3, 1), 2'000'000, "o"),
+      Txn("d", "c", Day(2023, 3, 5), 3'000'000),
+  };
+  for (const TransactionRow& row : rows) {
+    ASSERT_TRUE(Store().RecordTransactions("", {&row, 1}).ok());
+  }
+  auto c = Store().GetCustomer("c");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->stats.order_count, 2);  // "o" once, "d" is its own order.
+  EXPECT_EQ(c->stats.purchase_day_count, 2);
+  EXPECT_EQ(c->stats.revenue_micros, 6'000'000);
+}
+
+TEST_F(IngestionStoreTest, ResentIdsAreDuplicatesAndChangeNothing) {
+  std::vector<TransactionRow> rows = {Txn("t1", "c1", Day(2023, 1, 1), 7),
+                                      Txn("t1", "c1", Day(2023, 1, 2), 9)};
+  auto first = Store().RecordTransactions("", rows);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->accepted, 1);
+  EXPECT_EQ(first->duplicates, 1);  // Same id later in the batch.
+  auto again = Store().RecordTransactions("", rows);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->accepted, 0);
+  EXPECT_EQ(again->duplicates, 2);
+  EXPECT_EQ(Store().GetCustomer("c1")->stats.revenue_micros, 7);
+}
+
+TEST_F(IngestionStoreTest, ReplayedRequestIdReturnsTheFirstResult) {
+  std::vector<TransactionRow> rows = {Txn("t1", "c1", Day(2023, 1, 1), 7),
+                                      Txn("", "c1", Day(2023, 1, 1), 7)};
+  auto first = Store().RecordTransactions("req-1", rows);
+  ASSERT_TRUE(first.ok());
+  auto replay = Store().RecordTransactions("req-1", rows);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->replayed);
+  EXPECT_EQ(replay->accepted, 1);
+  EXPECT_EQ(replay->rejected, 1);
+  EXPECT_EQ(replay->customers_created, 1);
+  ASSERT_EQ(replay->rejections.size(), 1u);
+  EXPECT_EQ(replay->rejections[0], first->rejections[0]);
+}
+
+TEST_F(IngestionStoreTest, BadRowsAreReportedAndGoodRowsLand) {
+  std::vector<TransactionRow> rows = {
+      Txn("ok", "c1", Day(2023, 1, 1), 5),
+      Txn("future", "c1", kNow + absl::Hours(48), 5),
+      Txn("old", "c1", Day(1850, 1, 1), 5),
+      Txn("nocustomer", "", Day(2023, 1, 1), 5),
+  };
+  rows.push_back(Txn("badcur", "c1", Day(2023, 1, 1), 5));
+  rows.back().amount->currency = "euro";
+  rows.push_back(Txn("othercur", "c1", Day(2023, 1, 1), 5));
+  rows.back().amount->currency = "USD";
+  rows.push_back(Txn(std::string(200, 'x'), "c1", Day(2023, 1, 1), 5));
+  auto result = Store().RecordTransactions("", rows);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->accepted, 1);
+  ASSERT_EQ(result->rejected, 6);
+  const RowError& future = result->rejections[0];
+  EXPECT_EQ(future.row_index, 1);
+  EXPECT_EQ(future.field, "time");
+  EXPECT_EQ(future.reason, RejectReason::kOutOfRange);
+  EXPECT_EQ(result->rejections[1].reason, RejectReason::kOutOfRange);
+  EXPECT_EQ(result->rejections[2].field, "customer_id");
+  EXPECT_EQ(result->rejections[2].reason, RejectReason::kMissingField);
+  EXPECT_EQ(result->rejections[3].reason, RejectReason::kInvalidValue);
+  EXPECT_EQ(result->rejections[4].reason, RejectReason::kCurrencyMismatch);
+  EXPECT_EQ(result->rejections[5].reason, RejectReason::kTooLong);
+}
+
+TEST_F(IngestionStoreTest, UpsertReportsCreatedUpdatedUnchanged) {
+  CustomerRecord c;
+  c.id = "acme";
+  c.kind = 2;
+  c.industry = "steel";
+  c.tags = {"vip", "north"};
+  auto created = Store().UpsertCustomers("", {&c, 1}, nullptr);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->created, 1);
+  auto unchanged = Store().UpsertCustomers("", {&c, 1}, nullptr);
+  EXPECT_EQ(unchanged->unchanged, 1);
+  CustomerRecord patch;
+  patch.id = "acme";
+  patch.region = "east";
+  std::set<std::string> mask = {"region"};
+  auto updated = Store().UpsertCustomers("", {&patch, 1}, &mask);
+  EXPECT_EQ(updated->updated, 1);
+  auto stored = Store().GetCustomer("acme");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->industry, "steel");  // Not in the mask: kept.
+  EXPECT_EQ(stored->region, "east");
+  EXPECT_EQ(stored->tags, (std::vector<std::string>{"north", "vip"}));
+}
+
+TEST_F(IngestionStoreTest, ListFiltersByKindRegionAndTag) {
+  std::vector<CustomerRecord> customers(3);
+  customers[0].id = "a";
+  customers[0].kind = 2;
+  customers[0].region = "east";
+  customers[0].tags = {"vip"};
+  customers[1].id = "b";
+  customers[1].kind = 2;
+  customers[1].region = "west";
+  customers[2].id = "c";
+  customers[2].kind = 3;
+  customers[2].region = "east";
+  customers[2].tags = {"vip"};
+  ASSERT_TRUE(Store().UpsertCustomers("", customers, nullptr).ok());
+  auto ids = [&](absl::string_view filter) {
+    std::vector<std::string> out;
+    auto parsed = ParseCustomerFilter(filter);
+    EXPECT_TRUE(parsed.ok()) << filter;
+    auto listed = Store().ListCustomers(*parsed, "", 100);
+    EXPECT_TRUE(listed.ok());
+    if (!listed.ok()) return out;
+    for (const auto& c : *listed) out.push_back(c.id);
+    return out;
+  };
+  EXPECT_EQ(ids("kind=ENTERPRISE"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ids("region=\"east\" AND tag=vip"),
+            (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(ids("kind=CUSTOMER_KIND_GOVERNMENT and region=east"),
+            (std::vector<std::string>{"c"}));
+  EXPECT_EQ(ids(""), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_THAT(ParseCustomerFilter("colour=red"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseCustomerFilter("kind=ALIEN"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(IngestionStoreTest, DeleteCustomerErasesEverythingAboutIt) {
+  std::vector<TransactionRow> rows = {Txn("t1", "c1", Day(2023, 1, 1), 5),
+                                      Txn("t2", "c2", Day(2023, 1, 1), 5)};
+  ASSERT_TRUE(Store().RecordTransactions("", rows).ok());
+  InteractionRow visit;
+  visit.id = "i1";
+  visit.customer_id = "c1";
+  visit.kind = 1;
+  visit.time = Day(2023, 1, 2);
+  ASSERT_TRUE(Store().RecordInteractions("", {&visit, 1}).ok());
+  auto deleted = Store().DeleteCustomer("c1");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->transactions, 1);
+  EXPECT_EQ(deleted->interactions, 1);
+  EXPECT_THAT(Store().GetCustomer("c1"), StatusIs(absl::StatusCode::kNotFound));
+  for (const char* table :
+       {"transactions", "customer_days", "customer_orders", "interactions"}) {
+    EXPECT_EQ(db_->execAndGet(absl::StrCat("SELECT count(*) FROM ", table,
+                                           " WHERE customer_id = 'c1'"))
+                  .getInt(),
+              0)
+        << table;
+  }
+  EXPECT_TRUE(Store().GetCustomer("c2").ok());
+  EXPECT_THAT(Store().DeleteCustomer("c1"),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace custra

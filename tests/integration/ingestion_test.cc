@@ -1,0 +1,274 @@
+// IngestionService and the tenant-side auth matrix against a real
+// custra-server on loopback, through the SDK.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+
+#include "custra/client.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace custra {
+namespace {
+
+using ::custra::testing::ServerProcess;
+using ::custra::testing::StatusIs;
+using ::custra::testing::TempDir;
+using ::testing::ElementsAre;
+
+v1::Transaction Txn(const std::string& id, const std::string& customer,
+                    int64_t seconds, int64_t micros,
+                    const std::string& order = "") {
+  v1::Transaction t;
+  t.set_id(id);
+  t.set_customer_id(customer);
+  t.mutable_time()->set_seconds(seconds);
+  t.mutable_amount()->set_currency_code("USD");
+  t.mutable_amount()->set_amount_micros(micros);
+  t.set_order_id(order);
+  return t;
+}
+
+constexpr int64_t kJan1 = 1672531200;  // 2023-01-01T00:00:00Z
+constexpr int64_t kDay = 86400;
+
+class IngestionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerProcess::Options options;
+    options.data_dir = dir_.path() / "data";
+    auto server = ServerProcess::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    admin_ = Connect("", server_->admin_key());
+    ASSERT_TRUE(admin_->CreateTenant("acme").ok());
+    ASSERT_TRUE(admin_->CreateTenant("beta").ok());
+    auto key = admin_->IssueApiKey("acme");
+    ASSERT_TRUE(key.ok());
+    acme_key_ = key->secret();
+    acme_key_id_ = key->api_key().id();
+    acme_ = Connect("acme", acme_key_);
+  }
+
+  std::unique_ptr<Client> Connect(const std::string& tenant,
+                                  const std::string& key) {
+    ClientOptions options;
+    options.target = server_->address();
+    options.tenant_id = tenant;
+    options.api_key = key;
+    options.default_deadline = absl::Seconds(20);
+    auto client = Client::Create(options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return *std::move(client);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Client> admin_;
+  std::unique_ptr<Client> acme_;
+  std::string acme_key_;
+  std::string acme_key_id_;
+};
+
+TEST_F(IngestionTest, AuthMatrix) {
+  // The right key for the right tenant works.
+  CUSTRA_EXPECT_OK(acme_->ListCustomers().status());
+  // No key, or a key nobody issued: UNAUTHENTICATED.
+  EXPECT_THAT(Connect("acme", "")->ListCustomers(),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(Connect("acme", "ck_000000000000_" + std::string(43, 'A'))
+                  ->ListCustomers(),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  // acme's key for beta, or for a tenant that does not exist:
+  // PERMISSION_DENIED, revealing nothing.
+  EXPECT_THAT(Connect("beta", acme_key_)->ListCustomers(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Connect("nobody", acme_key_)->ListCustomers(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // The admin key is not a tenant key.
+  EXPECT_THAT(Connect("acme", server_->admin_key())->ListCustomers(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Bad tenant ids: INVALID_ARGUMENT naming x-tenant-id, no file created.
+  for (const std::string& tenant : {std::string("../x"), std::string("A"),
+                                    std::string(64, 'a'), std::string("ab")}) {
+    auto result = Connect(tenant, acme_key_)->ListCustomers();
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument)) << tenant;
+    ErrorDetails details = ErrorDetailsOf(result.status());
+    EXPECT_EQ(details.reason, "INVALID_TENANT_ID");
+    ASSERT_EQ(details.field_violations.size(), 1u);
+    EXPECT_EQ(details.field_violations[0].field, "x-tenant-id");
+  }
+  // A missing tenant header is INVALID_ARGUMENT too.
+  EXPECT_THAT(Connect("", acme_key_)->ListCustomers(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // Non-ASCII ids never reach the wire: the SDK refuses them.
+  ClientOptions unicode;
+  unicode.target = server_->address();
+  unicode.tenant_id = "\xE5\xAE\xA2\xE6\x88\xB7";
+  EXPECT_THAT(Client::Create(unicode),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data" / "x.db"));
+  // A revoked key stops working at once.
+  ASSERT_TRUE(admin_->RevokeApiKey("acme", acme_key_id_).ok());
+  EXPECT_THAT(acme_->ListCustomers(),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+}
+
+TEST_F(IngestionTest, UpsertGetListDeleteCustomers) {
+  v1::Customer ent;
+  ent.set_id("c-ent");
+  ent.set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+  ent.set_display_name("Shanghai Steel");
+  ent.set_industry("steel");
+  ent.set_region("east");
+  ent.add_tags("vip");
+  ent.mutable_man_assessment()->set_money(v1::MAN_LEVEL_HIGH);
+  (*ent.mutable_attributes())["erp_id"] = "42";
+  v1::Customer gov;
+  gov.set_id("c-gov");
+  gov.set_kind(v1::CUSTOMER_KIND_GOVERNMENT);
+  gov.set_region("east");
+  auto result = acme_->UpsertCustomers({ent, gov}, "req-1");
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->created_count(), 2);
+  // The same request id again is a replay, not a second write.
+  auto replay = acme_->UpsertCustomers({ent, gov}, "req-1");
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->replayed());
+  EXPECT_EQ(replay->created_count(), 2);
+
+  auto got = acme_->GetCustomer("c-ent");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->display_name(), "Shanghai Steel");
+  EXPECT_EQ(got->man_assessment().money(), v1::MAN_LEVEL_HIGH);
+  EXPECT_EQ(got->attributes().at("erp_id"), "42");
+
+  auto enterprises = acme_->ListCustomers("kind=ENTERPRISE");
+  ASSERT_TRUE(enterprises.ok());
+  ASSERT_EQ(enterprises->size(), 1u);
+  EXPECT_EQ((*enterprises)[0].id(), "c-ent");
+  auto east = acme_->ListCustomers("region=east");
+  ASSERT_TRUE(east.ok());
+  EXPECT_EQ(east->size(), 2u);
+  auto bad_filter = acme_->ListCustomers("colour=red");
+  EXPECT_THAT(bad_filter, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(ErrorDetailsOf(bad_filter.status()).field_violations[0].field,
+            "filter");
+
+  // Another tenant sees none of it.
+  ASSERT_TRUE(admin_->IssueApiKey("beta").ok());
+  auto beta_key = admin_->IssueApiKey("beta");
+  auto beta = Connect("beta", beta_key->secret());
+  EXPECT_THAT(beta->GetCustomer("c-ent"),
+              StatusIs(absl::StatusCode::kNotFound));
+
+  ASSERT_TRUE(acme_->RecordTransactions({Txn("t1", "c-ent", kJan1, 5)}).ok());
+  auto deleted = acme_->DeleteCustomer("c-ent");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->deleted_transaction_count(), 1);
+  EXPECT_THAT(acme_->GetCustomer("c-ent"),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(IngestionTest, StreamedImportIsExactAndIdempotent) {
+  // 23 rows over 5 customers in batches of 5: two rows of the same order,
+  // one return, one bad row.
+  std::vector<v1::Transaction> rows;
+  for (int i = 0; i < 20; ++i) {
+    rows.push_back(Txn("t" + std::to_string(i), "c" + std::to_string(i % 5),
+                       kJan1 + i * kDay, 1'000'000 * (i + 1)));
+  }
+  rows.push_back(Txn("t20", "c0", kJan1, 2'500'000, "order-x"));
+  rows.push_back(Txn("t21", "c0", kJan1, -1'000'000, "return-x"));
+  rows.push_back(Txn("t22", "", kJan1, 1));
+  size_t next = 0;
+  auto source = [&](v1::Transaction* out) {
+    if (next == rows.size()) return false;
+    *out = rows[next++];
+    return true;
+  };
+  ImportOptions options;
+  options.batch_size = 5;
+  options.max_batches_in_flight = 2;
+  int64_t progress_calls = 0;
+  options.on_progress = [&](const ImportProgress&) { ++progress_calls; };
+  auto summary = acme_->ImportTransactions(source, options);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->rows_sent, 23);
+  EXPECT_EQ(summary->rows_acknowledged, 23);
+  EXPECT_EQ(summary->accepted, 22);
+  EXPECT_EQ(summary->rejected, 1);
+  EXPECT_EQ(summary->customers_created, 5);
+  EXPECT_EQ(summary->batches_acknowledged, 5);
+  EXPECT_EQ(progress_calls, 5);
+  ASSERT_EQ(summary->rejections.size(), 1u);
+  EXPECT_EQ(summary->rejections[0].row, 22);
+  EXPECT_EQ(summary->rejections[0].field, "customer_id");
+  EXPECT_EQ(summary->rejections[0].reason, "MISSING_FIELD");
+
+  // c0 bought on days 0, 5, 10, 15 (1, 6, 11, 16 dollars) and on day 0
+  // again (order-x, 2.50), and returned 1.00.
+  auto c0 = acme_->GetCustomer("c0");
+  ASSERT_TRUE(c0.ok());
+  const auto& stats = c0->purchase_stats();
+  EXPECT_EQ(stats.transaction_count(), 6);
+  EXPECT_EQ(stats.revenue().amount_micros(),
+            34'000'000 + 2'500'000 - 1'000'000);
+  EXPECT_EQ(stats.revenue().currency_code(), "USD");
+  EXPECT_EQ(stats.returns().amount_micros(), -1'000'000);
+  EXPECT_EQ(stats.order_count(), 5);
+  EXPECT_EQ(stats.purchase_day_count(), 4);
+  EXPECT_EQ(stats.first_purchase_time().seconds(), kJan1);
+  EXPECT_EQ(stats.last_purchase_time().seconds(), kJan1 + 15 * kDay);
+
+  // Importing the same rows again: all duplicates, nothing changes.
+  next = 0;
+  auto again = acme_->ImportTransactions(source, options);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->accepted, 0);
+  EXPECT_EQ(again->duplicates, 22);
+  EXPECT_EQ(acme_->GetCustomer("c0")->purchase_stats().transaction_count(), 6);
+}
+
+TEST_F(IngestionTest, OversizeBatchIsInvalidArgument) {
+  std::vector<v1::Transaction> rows(10001, Txn("x", "c", kJan1, 1));
+  auto result = acme_->RecordTransactions(rows);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(ErrorDetailsOf(result.status()).field_violations[0].field,
+            "transactions");
+}
+
+TEST_F(IngestionTest, InteractionsAreRecordedAndListedNewestFirst) {
+  std::vector<v1::Interaction> rows(3);
+  for (int i = 0; i < 3; ++i) {
+    rows[i].set_id("i" + std::to_string(i));
+    rows[i].set_customer_id("prospect");
+    rows[i].set_kind(v1::INTERACTION_KIND_VISIT);
+    rows[i].mutable_time()->set_seconds(kJan1 + i * kDay);
+  }
+  rows[2].set_kind(v1::INTERACTION_KIND_SURVEY);
+  rows[2].set_nps_score(9);
+  auto result = acme_->RecordInteractions(rows);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->accepted_count(), 3);
+  EXPECT_EQ(result->customers_created_count(), 1);
+  rows[0].set_nps_score(11);
+  rows[0].set_id("i-bad");
+  auto bad = acme_->RecordInteractions({rows[0]});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->rejected_count(), 1);
+  EXPECT_EQ(bad->rejections(0).field(), "nps_score");
+  auto listed = acme_->ListInteractions("prospect");
+  ASSERT_TRUE(listed.ok());
+  std::vector<std::string> ids;
+  for (const auto& i : *listed) ids.push_back(i.id());
+  EXPECT_THAT(ids, ElementsAre("i2", "i1", "i0"));
+  EXPECT_EQ((*listed)[0].nps_score(), 9);
+}
+
+}  // namespace
+}  // namespace custra
