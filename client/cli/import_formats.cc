@@ -231,8 +231,10 @@ class CsvTransactionConverter final : public RowConverter<v1::Transaction> {
     t.set_customer_id(columns_.Get(r, "customer_id"));
     const std::string time_text = columns_.Get(r, "time");
     auto time = ParseTime(time_text, time_format_);
-    if (!time)
-      return Reject(absl::StrCat("time '", time_text, "' does not parse"));
+    if (!time) {
+      return Reject("time", "INVALID_VALUE",
+                    absl::StrCat("time '", time_text, "' does not parse"));
+    }
     SetTime(*time, t.mutable_time());
     auto amount = ParseDecimalMicros(columns_.Get(r, "amount"));
     if (!amount) return Reject("amount is not a decimal number");

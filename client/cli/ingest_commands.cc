@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -17,6 +18,13 @@ namespace custra::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// "INGESTION_REJECT_REASON_MISSING_FIELD" -> "MISSING_FIELD".
+std::string ShortReason(v1::IngestionRejectReason reason) {
+  std::string name = v1::IngestionRejectReason_Name(reason);
+  constexpr absl::string_view kPrefix = "INGESTION_REJECT_REASON_";
+  return absl::StartsWith(name, kPrefix) ? name.substr(kPrefix.size()) : name;
+}
 
 #define CUSTRA_CLI_ASSIGN(name, expr)             \
   auto name##_or = (expr);                        \
@@ -406,10 +414,10 @@ absl::Status ImportCustomersCommand(Client& client, const ImportFlags& flags) {
         counts["unchanged"] += result->unchanged_count();
         for (const auto& r : result->results()) {
           if (!r.has_rejection()) continue;
-          rejected.push_back(RejectedRow{
-              origins[r.row_index()], r.customer_id(), r.rejection().field(),
-              v1::IngestionRejectReason_Name(r.rejection().reason()),
-              r.rejection().description()});
+          rejected.push_back(RejectedRow{origins[r.row_index()],
+                                         r.customer_id(), r.rejection().field(),
+                                         ShortReason(r.rejection().reason()),
+                                         r.rejection().description()});
         }
         return absl::OkStatus();
       },
@@ -433,9 +441,9 @@ absl::Status ImportInteractionsCommand(Client& client,
         counts["duplicates"] += result->duplicate_count();
         counts["customers created"] += result->customers_created_count();
         for (const auto& e : result->rejections()) {
-          rejected.push_back(RejectedRow{
-              origins[e.row_index()], e.row_id(), e.field(),
-              v1::IngestionRejectReason_Name(e.reason()), e.description()});
+          rejected.push_back(RejectedRow{origins[e.row_index()], e.row_id(),
+                                         e.field(), ShortReason(e.reason()),
+                                         e.description()});
         }
         return absl::OkStatus();
       },

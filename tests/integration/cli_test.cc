@@ -1,0 +1,188 @@
+// The `custra` CLI, run as a user would, against a real server.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace custra {
+namespace {
+
+using ::custra::testing::CliBinaryPath;
+using ::custra::testing::ServerProcess;
+using ::custra::testing::TempDir;
+using ::testing::HasSubstr;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together.
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerProcess::Options options;
+    options.data_dir = dir_.path() / "data";
+    auto server = ServerProcess::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    key_file_ = (dir_.path() / "admin.key").string();
+    std::ofstream(key_file_) << server_->admin_key() << "\n";
+  }
+
+  // Runs the CLI with `env` (VAR=value ...) and arguments.
+  CliRun RunCli(const std::string& args, const std::string& env = "") {
+    const std::string command = absl::StrCat(
+        "env -u CUSTRA_API_KEY -u CUSTRA_TENANT -u CUSTRA_ADMIN_KEY ",
+        "CUSTRA_SERVER=", server_->address(),
+        " CUSTRA_ADMIN_KEY_FILE=", key_file_, " ", env, " ", CliBinaryPath(),
+        " ", args, " 2>&1");
+    CliRun run;
+    FILE* pipe = popen(command.c_str(), "r");
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+      run.out.append(buffer, n);
+    }
+    const int status = pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::string key_file_;
+};
+
+TEST_F(CliTest, IssuedKeyWorksForItsTenantAndIsRefusedForAnother) {
+  ASSERT_EQ(RunCli("tenant create acme").exit_code, 0);
+  ASSERT_EQ(RunCli("tenant create beta").exit_code, 0);
+  CliRun issued = RunCli("key issue acme -q");
+  ASSERT_EQ(issued.exit_code, 0) << issued.out;
+  const std::string key(absl::StripAsciiWhitespace(issued.out));
+  ASSERT_TRUE(absl::StartsWith(key, "ck_")) << key;
+
+  CliRun ok =
+      RunCli("customers list", "CUSTRA_TENANT=acme CUSTRA_API_KEY=" + key);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  CliRun denied =
+      RunCli("customers list", "CUSTRA_TENANT=beta CUSTRA_API_KEY=" + key);
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.out, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(denied.out, HasSubstr("reason: ACCESS_DENIED"));
+}
+
+TEST_F(CliTest, ErrorsShowCodeFieldAndReason) {
+  CliRun bad = RunCli("tenant create ../x");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.out, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(bad.out,
+              HasSubstr("field tenant_id: must start with a lowercase"));
+  EXPECT_THAT(bad.out, HasSubstr("reason: INVALID_TENANT_ID"));
+  CliRun no_key = RunCli("tenant list", "CUSTRA_ADMIN_KEY_FILE=");
+  EXPECT_NE(no_key.exit_code, 0);
+  EXPECT_THAT(no_key.out, HasSubstr("no admin key"));
+}
+
+TEST_F(CliTest, OutputFormatsForMachines) {
+  ASSERT_EQ(RunCli("tenant create acme --name 'Acme Ltd'").exit_code, 0);
+  CliRun json = RunCli("tenant list -o json");
+  ASSERT_EQ(json.exit_code, 0);
+  EXPECT_THAT(json.out, HasSubstr("\"id\": \"acme\""));
+  EXPECT_THAT(json.out, HasSubstr("\"display_name\": \"Acme Ltd\""));
+  CliRun csv = RunCli("tenant list --output csv");
+  ASSERT_EQ(csv.exit_code, 0);
+  EXPECT_TRUE(absl::StartsWith(csv.out, "id,display_name,create_time"))
+      << csv.out;
+  EXPECT_THAT(csv.out, HasSubstr("\nacme,Acme Ltd,"));
+}
+
+TEST_F(CliTest, HelpDescribesEveryCommand) {
+  CliRun help = RunCli("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* command : {"tenant", "key", "backup", "restore", "import",
+                              "customers", "health"}) {
+    EXPECT_THAT(help.out, HasSubstr(command));
+  }
+  CliRun import_help = RunCli("import transactions --help");
+  EXPECT_THAT(import_help.out, HasSubstr("--format"));
+  EXPECT_THAT(import_help.out, HasSubstr("online-retail"));
+}
+
+TEST_F(CliTest, BackupAndRestoreThroughTheCli) {
+  ASSERT_EQ(RunCli("tenant create acme").exit_code, 0);
+  const std::string file = (dir_.path() / "acme.bak").string();
+  CliRun backup = RunCli("backup acme " + file);
+  ASSERT_EQ(backup.exit_code, 0) << backup.out;
+  EXPECT_THAT(backup.out, HasSubstr("SHA-256 verified"));
+  CliRun restore = RunCli("restore acme-copy " + file);
+  EXPECT_EQ(restore.exit_code, 0) << restore.out;
+  EXPECT_EQ(RunCli("tenant show acme-copy").exit_code, 0);
+}
+
+// CDNOW_master.txt (Fader, Hardie & Lee): 69,659 purchases of 23,570
+// customers. Importing it twice must give all duplicates the second time.
+TEST_F(CliTest, CdnowImportCountsAndReimportIsAllDuplicates) {
+  const std::string master =
+      std::string(CUSTRA_SHARED_DATA_DIR) + "/cdnow/CDNOW_master.txt";
+  if (!std::filesystem::exists(master)) {
+    GTEST_SKIP() << "shared data not present: " << master;
+  }
+  ASSERT_EQ(RunCli("tenant create cdnow").exit_code, 0);
+  const std::string key(
+      absl::StripAsciiWhitespace(RunCli("key issue cdnow -q").out));
+  const std::string env = "CUSTRA_TENANT=cdnow CUSTRA_API_KEY=" + key;
+  CliRun first = RunCli("import transactions --format cdnow -q " + master, env);
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_THAT(first.out, HasSubstr("accepted           69659"));
+  EXPECT_THAT(first.out, HasSubstr("rejected           0"));
+  EXPECT_THAT(first.out, HasSubstr("customers created  23570"));
+  CliRun second =
+      RunCli("import transactions --format cdnow -q " + master, env);
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  EXPECT_THAT(second.out, HasSubstr("accepted           0"));
+  EXPECT_THAT(second.out, HasSubstr("duplicates         69659"));
+  EXPECT_THAT(second.out, HasSubstr("customers created  0"));
+  // Customer 1 bought once, on 1997-01-01, for $11.77.
+  CliRun one = RunCli("customers get 1 -o json", env);
+  EXPECT_THAT(one.out, HasSubstr("\"amount_micros\": \"11770000\""));
+  EXPECT_THAT(one.out, HasSubstr("1997-01-01T00:00:00Z"));
+}
+
+TEST_F(CliTest, CsvImportReportsRejectedLines) {
+  ASSERT_EQ(RunCli("tenant create shop").exit_code, 0);
+  const std::string key(
+      absl::StripAsciiWhitespace(RunCli("key issue shop -q").out));
+  const std::string csv = (dir_.path() / "orders.csv").string();
+  std::ofstream(csv) << "Ref,Client,Date,Total\n"
+                        "r1,c1,2024-03-01,10.00\n"
+                        "r2,c1,not-a-date,5.00\n"
+                        "r3,,2024-03-02,7.50\n"
+                        "r4,c2,2024-03-02,7.50\n";
+  const std::string rejects = (dir_.path() / "rejects.csv").string();
+  CliRun run = RunCli(
+      "import transactions -q --currency EUR --map "
+      "id=Ref,customer_id=Client,time=Date,amount=Total --rejects " +
+          rejects + " " + csv,
+      "CUSTRA_TENANT=shop CUSTRA_API_KEY=" + key);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("accepted           2"));
+  EXPECT_THAT(run.out, HasSubstr("rejected           2"));
+  std::ifstream in(rejects);
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(content, HasSubstr("orders.csv,3,,time,INVALID_VALUE,"));
+  EXPECT_THAT(content, HasSubstr("not-a-date"));
+  EXPECT_THAT(content, HasSubstr("orders.csv,4,r3,customer_id,MISSING_FIELD,"));
+}
+
+}  // namespace
+}  // namespace custra
