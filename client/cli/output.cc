@@ -230,6 +230,36 @@ void PrintRows(const std::vector<const Message*>& rows, const Descriptor* type,
   if (rows.empty()) out << "(none)\n";
 }
 
+namespace {
+
+bool IsLeafMessage(const Descriptor* type) {
+  const std::string& name = type->full_name();
+  return name == "google.protobuf.Timestamp" || name == "custra.v1.Money" ||
+         name == "custra.v1.Date";
+}
+
+// "name value" lines; nested messages are flattened to dotted names and
+// unset ones left out.
+void CollectLines(const Message& message, const std::string& prefix,
+                  std::vector<std::pair<std::string, std::string>>& lines) {
+  const Descriptor* type = message.GetDescriptor();
+  const Reflection* reflection = message.GetReflection();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    const std::string name = prefix + f->name();
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        !f->is_repeated() && !IsLeafMessage(f->message_type())) {
+      if (reflection->HasField(message, f)) {
+        CollectLines(reflection->GetMessage(message, f), name + ".", lines);
+      }
+      continue;
+    }
+    lines.emplace_back(name, FieldText(message, f));
+  }
+}
+
+}  // namespace
+
 void PrintOne(const Message& message, OutputFormat format, std::ostream& out) {
   if (format != OutputFormat::kTable) {
     if (format == OutputFormat::kJson) {
@@ -239,15 +269,12 @@ void PrintOne(const Message& message, OutputFormat format, std::ostream& out) {
     }
     return;
   }
-  const Descriptor* type = message.GetDescriptor();
+  std::vector<std::pair<std::string, std::string>> lines;
+  CollectLines(message, "", lines);
   size_t width = 0;
-  for (int i = 0; i < type->field_count(); ++i) {
-    width = std::max(width, type->field(i)->name().size());
-  }
-  for (int i = 0; i < type->field_count(); ++i) {
-    const FieldDescriptor* f = type->field(i);
-    out << f->name() << std::string(width - f->name().size() + 2, ' ')
-        << FieldText(message, f) << "\n";
+  for (const auto& [name, value] : lines) width = std::max(width, name.size());
+  for (const auto& [name, value] : lines) {
+    out << name << std::string(width - name.size() + 2, ' ') << value << "\n";
   }
 }
 
