@@ -22,7 +22,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   const std::string key_file = (options.data_dir / "admin.key.test").string();
   std::ofstream(key_file) << options.admin_key << "\n";
 
-  std::vector<std::string> args = {ServerBinaryPath(), "--listen=127.0.0.1:0",
+  std::vector<std::string> args = {ServerBinaryPath(),
+                                   "--listen=" + options.listen,
                                    "--data-dir=" + options.data_dir.string(),
                                    "--admin-key-file=" + key_file};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());

@@ -20,6 +20,9 @@ class ServerProcess {
   struct Options {
     std::filesystem::path data_dir;  // Required.
     std::string admin_key = "test-admin-key-0123456789";
+    // host:port; port 0 picks a free one. A restart can reuse the port of
+    // the previous process to keep clients' targets valid.
+    std::string listen = "127.0.0.1:0";
     std::vector<std::string> extra_args;
   };
 
