@@ -488,9 +488,11 @@ std::optional<absl::Time> ParseTime(absl::string_view text,
       std::all_of(text.begin(), text.end(),
                   [](char c) { return absl::ascii_isdigit(c); })) {
     int y = 0, m = 0, d = 0;
-    absl::SimpleAtoi(text.substr(0, 4), &y);
-    absl::SimpleAtoi(text.substr(4, 2), &m);
-    absl::SimpleAtoi(text.substr(6, 2), &d);
+    if (!absl::SimpleAtoi(text.substr(0, 4), &y) ||
+        !absl::SimpleAtoi(text.substr(4, 2), &m) ||
+        !absl::SimpleAtoi(text.substr(6, 2), &d)) {
+      return std::nullopt;
+    }
     const absl::CivilDay day(y, m, d);
     if (day.year() != y || day.month() != m || day.day() != d) {
       return std::nullopt;

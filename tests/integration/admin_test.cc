@@ -319,3 +319,51 @@ TEST(ServerStartupTest, RefusesPlaintextOnANonLoopbackAddress) {
 
 }  // namespace
 }  // namespace custra
+
+namespace custra {
+namespace {
+
+// A self-signed certificate for 127.0.0.1, made with the openssl CLI.
+bool MakeCertificate(const std::filesystem::path& dir) {
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      (dir / "key.pem").string() + " -out " + (dir / "cert.pem").string() +
+      " >/dev/null 2>&1";
+  return std::system(command.c_str()) == 0;
+}
+
+TEST(TlsTest, TlsServerServesTlsClientsAndRefusesPlaintextOnes) {
+  TempDir dir;
+  ASSERT_TRUE(MakeCertificate(dir.path()));
+  testing::ServerProcess::Options options;
+  options.data_dir = dir.path() / "data";
+  options.extra_args = {"--tls-cert=" + (dir.path() / "cert.pem").string(),
+                        "--tls-key=" + (dir.path() / "key.pem").string()};
+  auto server = testing::ServerProcess::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::ifstream in(dir.path() / "cert.pem");
+  const std::string pem((std::istreambuf_iterator<char>(in)), {});
+
+  ClientOptions tls;
+  tls.target = (*server)->address();
+  tls.api_key = (*server)->admin_key();
+  tls.use_tls = true;
+  tls.tls_root_certs_pem = pem;
+  tls.default_deadline = absl::Seconds(10);
+  auto secure = Client::Create(tls);
+  ASSERT_TRUE(secure.ok());
+  auto created = (*secure)->CreateTenant("acme");
+  EXPECT_TRUE(created.ok()) << created.status();
+
+  ClientOptions plain = tls;
+  plain.use_tls = false;
+  plain.default_deadline = absl::Seconds(2);
+  plain.retry_idempotent_calls = false;
+  auto insecure = Client::Create(plain);
+  ASSERT_TRUE(insecure.ok());
+  EXPECT_FALSE((*insecure)->GetTenant("acme").ok());
+}
+
+}  // namespace
+}  // namespace custra

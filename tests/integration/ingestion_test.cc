@@ -6,7 +6,10 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <map>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "custra/client.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
@@ -268,6 +271,69 @@ TEST_F(IngestionTest, InteractionsAreRecordedAndListedNewestFirst) {
   for (const auto& i : *listed) ids.push_back(i.id());
   EXPECT_THAT(ids, ElementsAre("i2", "i1", "i0"));
   EXPECT_EQ((*listed)[0].nps_score(), 9);
+}
+
+}  // namespace
+}  // namespace custra
+
+namespace custra {
+namespace {
+
+TEST(TenantConcurrencyTest, CallsAboveTheLimitAreResourceExhausted) {
+  TempDir dir;
+  ServerProcess::Options options;
+  options.data_dir = dir.path() / "data";
+  options.extra_args = {"--tenant-concurrency=1"};
+  auto server = ServerProcess::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions client_options;
+  client_options.target = (*server)->address();
+  client_options.api_key = (*server)->admin_key();
+  auto admin = Client::Create(client_options);
+  ASSERT_TRUE(admin.ok());
+  std::map<std::string, std::unique_ptr<Client>> tenants;
+  for (const char* id : {"busy", "calm"}) {
+    ASSERT_TRUE((*admin)->CreateTenant(id).ok());
+    auto key = (*admin)->IssueApiKey(id);
+    ASSERT_TRUE(key.ok());
+    ClientOptions tenant_options = client_options;
+    tenant_options.tenant_id = id;
+    tenant_options.api_key = key->secret();
+    tenants[id] = *Client::Create(tenant_options);
+  }
+  // An import stream holds busy's only slot until its source ends; the
+  // source blocks until the test has made its checks.
+  absl::Notification streaming;
+  absl::Notification checked;
+  ImportOptions import_options;
+  import_options.batch_size = 1;
+  import_options.on_progress = [&](const ImportProgress&) {
+    if (!streaming.HasBeenNotified()) streaming.Notify();
+  };
+  std::thread importer([&] {
+    bool first = true;
+    auto summary = tenants["busy"]->ImportTransactions(
+        [&](v1::Transaction* out) {
+          if (!first) {
+            checked.WaitForNotification();
+            return false;
+          }
+          first = false;
+          *out = Txn("t1", "c1", kJan1, 1);
+          return true;
+        },
+        import_options);
+    EXPECT_TRUE(summary.ok()) << summary.status();
+  });
+  streaming.WaitForNotification();
+  auto refused = tenants["busy"]->ListCustomers();
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(ErrorDetailsOf(refused.status()).reason,
+            "TENANT_CONCURRENCY_LIMIT");
+  CUSTRA_EXPECT_OK(tenants["calm"]->ListCustomers().status());
+  checked.Notify();
+  importer.join();
+  CUSTRA_EXPECT_OK(tenants["busy"]->ListCustomers().status());
 }
 
 }  // namespace
