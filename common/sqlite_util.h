@@ -28,6 +28,10 @@ struct SqliteOptions {
   // with SQLITE_BUSY (mapped to UNAVAILABLE). SQLite's default is 0.
   int busy_timeout_ms = 5000;
   SqliteSynchronous synchronous = SqliteSynchronous::kFull;
+  // Page cache per connection, in KiB (SQLite's default is 2000 KiB, too
+  // small for the random customer updates of a large import). Memory is
+  // taken only as pages are used.
+  int cache_kib = 64 * 1024;
   // Create the file if it does not exist.
   bool create = true;
 };

@@ -15,6 +15,9 @@ CREATE TABLE tenant_meta (
     // analyses read O(customers) rows. customer_days is the per-customer,
     // per-day rollup (weeks and months are sums of days); customer_orders
     // makes "orders" exact when an order's lines arrive in several batches.
+    // Transactions carry no per-customer index: analyses read the rollups,
+    // and the one per-customer scan (DeleteCustomer) is rare; an index would
+    // add a random B-tree write to every imported row.
     {2, "customers, transactions, interactions", R"sql(
 CREATE TABLE customers (
   id TEXT PRIMARY KEY,
@@ -68,7 +71,6 @@ CREATE TABLE transactions (
   category TEXT NOT NULL DEFAULT '',
   channel TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX transactions_by_customer ON transactions(customer_id, time_us);
 CREATE TABLE customer_days (
   customer_id TEXT NOT NULL,
   day INTEGER NOT NULL,

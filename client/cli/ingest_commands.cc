@@ -39,7 +39,7 @@ struct ImportFlags {
   std::string currency;
   std::string rejects_path;
   std::string resume_id;
-  int batch_size = 5000;
+  int batch_size = 10000;
   bool quiet = false;
 };
 

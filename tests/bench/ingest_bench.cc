@@ -83,7 +83,7 @@ double RawSqliteRate(const std::string& path, int64_t rows, int64_t customers,
 int main(int argc, char** argv) {
   int64_t rows = 1'000'000;
   int64_t customers = 100'000;
-  int batch = 5000;
+  int batch = 10000;
   std::string synchronous = "full";
   CLI::App app{"custra end-to-end ingestion benchmark"};
   app.add_option("--rows", rows, "Transactions to import")

@@ -96,7 +96,7 @@ struct ImportSummary : ImportProgress {
 
 struct ImportOptions {
   // Rows per batch (one database transaction each), 1 to 10000.
-  int batch_size = 5000;
+  int batch_size = 10000;
   // Batches sent ahead of their acknowledgement.
   int max_batches_in_flight = 8;
   // Stream (re)connections tried when the server is UNAVAILABLE.
