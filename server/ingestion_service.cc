@@ -99,6 +99,28 @@ absl::Status CheckSequence(int64_t sequence, int64_t* last) {
   return absl::OkStatus();
 }
 
+// The shape of both import streams: read a batch, check its sequence
+// number, write it (`process` fills the response's result), acknowledge it
+// with its sequence number and request id once durable, repeat.
+template <typename Request, typename Response, typename Process>
+absl::Status ServeBatchStream(
+    grpc::ServerReaderWriter<Response, Request>* stream, Process process) {
+  Request request;
+  int64_t last_sequence = -1;
+  while (stream->Read(&request)) {
+    CUSTRA_RETURN_IF_ERROR(
+        CheckSequence(request.sequence_number(), &last_sequence));
+    Response response;
+    CUSTRA_RETURN_IF_ERROR(process(request, response));
+    response.set_sequence_number(request.sequence_number());
+    response.set_request_id(request.request_id());
+    if (!stream->Write(response)) {
+      return absl::CancelledError("the client went away");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::Status IngestionServiceImpl::UpsertCustomers(
@@ -119,27 +141,19 @@ grpc::Status IngestionServiceImpl::ImportCustomers(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::ImportCustomersResponse,
                              v1::ImportCustomersRequest>* stream) {
-  return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
-        v1::ImportCustomersRequest request;
-        int64_t last_sequence = -1;
-        while (stream->Read(&request)) {
-          CUSTRA_RETURN_IF_ERROR(
-              CheckSequence(request.sequence_number(), &last_sequence));
+  return gate_->ServeTenantCall(*context, [&](TenantCall& call) {
+    return ServeBatchStream(
+        stream,
+        [&](const v1::ImportCustomersRequest& request,
+            v1::ImportCustomersResponse& response) -> absl::Status {
           CUSTRA_ASSIGN_OR_RETURN(
               CustomerBatchResult result,
               UpsertCustomerBatch(call, request.request_id(),
                                   request.customers(), request.update_mask()));
-          v1::ImportCustomersResponse response;
-          response.set_sequence_number(request.sequence_number());
-          response.set_request_id(request.request_id());
           ToProto(result, response.mutable_result());
-          if (!stream->Write(response)) {
-            return absl::CancelledError("the client went away");
-          }
-        }
-        return absl::OkStatus();
-      });
+          return absl::OkStatus();
+        });
+  });
 }
 
 grpc::Status IngestionServiceImpl::GetCustomer(
@@ -212,27 +226,19 @@ grpc::Status IngestionServiceImpl::ImportTransactions(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::ImportTransactionsResponse,
                              v1::ImportTransactionsRequest>* stream) {
-  return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
-        v1::ImportTransactionsRequest request;
-        int64_t last_sequence = -1;
-        while (stream->Read(&request)) {
-          CUSTRA_RETURN_IF_ERROR(
-              CheckSequence(request.sequence_number(), &last_sequence));
+  return gate_->ServeTenantCall(*context, [&](TenantCall& call) {
+    return ServeBatchStream(
+        stream,
+        [&](const v1::ImportTransactionsRequest& request,
+            v1::ImportTransactionsResponse& response) -> absl::Status {
           CUSTRA_ASSIGN_OR_RETURN(
               IngestResult result,
               RecordTransactionBatch(call, request.request_id(),
                                      request.transactions()));
-          v1::ImportTransactionsResponse response;
-          response.set_sequence_number(request.sequence_number());
-          response.set_request_id(request.request_id());
           ToProto(result, response.mutable_result());
-          if (!stream->Write(response)) {
-            return absl::CancelledError("the client went away");
-          }
-        }
-        return absl::OkStatus();
-      });
+          return absl::OkStatus();
+        });
+  });
 }
 
 grpc::Status IngestionServiceImpl::RecordTransactions(
