@@ -509,7 +509,7 @@ class ImportState {
   explicit ImportState(const ImportOptions& options) : options_(options) {}
 
   // Blocks while `max_batches_in_flight` batches await acknowledgement.
-  void WaitForRoom(const bool& stream_broken) {
+  void WaitForRoom() {
     absl::MutexLock lock(&mu_);
     auto has_room = [&] {
       return static_cast<int>(pending_.size()) <
@@ -517,7 +517,6 @@ class ImportState {
              stream_broken_;
     };
     mu_.Await(absl::Condition(&has_room));
-    (void)stream_broken;
   }
 
   void Add(PendingBatch batch) {
@@ -588,6 +587,10 @@ class ImportState {
     absl::MutexLock lock(&mu_);
     ++summary_.reconnects;
   }
+  int64_t BatchesAcknowledged() {
+    absl::MutexLock lock(&mu_);
+    return summary_.batches_acknowledged;
+  }
   ImportSummary Summary() {
     absl::MutexLock lock(&mu_);
     return summary_;
@@ -626,6 +629,7 @@ absl::StatusOr<ImportSummary> Client::ImportTransactions(
 
   while (true) {
     ++attempts;
+    const int64_t acknowledged_before = state.BatchesAcknowledged();
     state.SetStreamBroken(false);
     auto context = impl_->Context(impl_->options.tenant_id);
     context->set_deadline(std::chrono::system_clock::time_point::max());
@@ -648,7 +652,7 @@ absl::StatusOr<ImportSummary> Client::ImportTransactions(
       }
     }
     while (!broken && !source_done) {
-      state.WaitForRoom(broken);
+      state.WaitForRoom();
       PendingBatch batch;
       batch.first_row = next_row;
       v1::Transaction transaction;
@@ -682,6 +686,9 @@ absl::StatusOr<ImportSummary> Client::ImportTransactions(
     const bool retryable =
         finished.error_code() == grpc::StatusCode::UNAVAILABLE ||
         (finished.ok() || finished.error_code() == grpc::StatusCode::CANCELLED);
+    // A stream that made progress resets the budget: max_attempts bounds
+    // consecutive failures, not the reconnects of a long import.
+    if (state.BatchesAcknowledged() > acknowledged_before) attempts = 0;
     if (!retryable || attempts >= options.max_attempts) {
       if (finished.ok()) {
         return absl::InternalError(

@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/strip.h"
 #include "client/cli/output.h"
@@ -48,6 +49,34 @@ inline int ReportError(const absl::Status& status) {
     std::cerr << "  reason: " << details.reason << "\n";
   return 1;
 }
+
+// Flags of the import commands.
+struct ImportFlags {
+  std::vector<std::string> inputs;
+  std::string format = "csv";
+  std::vector<std::string> map;
+  std::string time_format;
+  std::string currency;
+  std::string rejects_path;
+  std::string resume_id;
+  int batch_size = 10000;
+  bool quiet = false;
+};
+
+// Where CLI11 stores the arguments of the subcommands. One instance lives in
+// main() for the whole run, so the references CLI11 binds stay valid.
+struct CommandArgs {
+  std::string id;
+  std::string name;
+  std::string tenant;
+  std::string key_id;
+  std::string file;
+  std::string filter;
+  bool quiet = false;
+  double wait_seconds = 0;
+  int64_t limit = 0;
+  ImportFlags import;
+};
 
 class Cli {
  public:

@@ -31,18 +31,6 @@ std::string ShortReason(v1::IngestionRejectReason reason) {
   if (!name##_or.ok()) return name##_or.status(); \
   auto name = *std::move(name##_or)
 
-struct ImportFlags {
-  std::vector<std::string> inputs;
-  std::string format = "csv";
-  std::vector<std::string> map;
-  std::string time_format;
-  std::string currency;
-  std::string rejects_path;
-  std::string resume_id;
-  int batch_size = 10000;
-  bool quiet = false;
-};
-
 // Files named on the command line; directories expand to their regular
 // files in name order.
 absl::StatusOr<std::vector<std::string>> ExpandInputs(
@@ -463,8 +451,9 @@ void PrintCustomers(const std::vector<v1::Customer>& customers,
 
 }  // namespace
 
-void AddIngestCommands(CLI::App& app, Cli& cli, int& exit_code) {
-  static ImportFlags flags;
+void AddIngestCommands(CLI::App& app, Cli& cli, CommandArgs& args,
+                       int& exit_code) {
+  ImportFlags& flags = args.import;
   CLI::App* import = app.add_subcommand(
       "import",
       "Import customers, transactions or interactions from files "
@@ -522,9 +511,9 @@ void AddIngestCommands(CLI::App& app, Cli& cli, int& exit_code) {
         [&](Client& c) { return ImportInteractionsCommand(c, flags); });
   });
 
-  static std::string filter;
-  static int64_t limit = 0;
-  static std::string id;
+  std::string& filter = args.filter;
+  int64_t& limit = args.limit;
+  std::string& id = args.id;
   CLI::App* customers =
       app.add_subcommand("customers", "List, show and delete customers");
   customers->require_subcommand(1);

@@ -9,7 +9,8 @@ namespace custra::cli {
 
 // `custra import customers|transactions|interactions` and
 // `custra customers list|get|delete`.
-void AddIngestCommands(CLI::App& app, Cli& cli, int& exit_code);
+void AddIngestCommands(CLI::App& app, Cli& cli, CommandArgs& args,
+                       int& exit_code);
 
 }  // namespace custra::cli
 

@@ -20,13 +20,14 @@
 namespace custra::cli {
 namespace {
 
-void AddTenantCommands(CLI::App& app, Cli& cli, int& exit_code) {
+void AddTenantCommands(CLI::App& app, Cli& cli, CommandArgs& args,
+                       int& exit_code) {
   CLI::App* tenant = app.add_subcommand(
       "tenant", "Create, list, show and delete tenants (admin key)");
   tenant->require_subcommand(1);
 
-  static std::string id;
-  static std::string name;
+  std::string& id = args.id;
+  std::string& name = args.name;
   CLI::App* create =
       tenant->add_subcommand("create", "Create a tenant and its database");
   create->add_option("id", id, "Tenant id: ^[a-z][a-z0-9-]{2,62}$")->required();
@@ -75,14 +76,15 @@ void AddTenantCommands(CLI::App& app, Cli& cli, int& exit_code) {
   });
 }
 
-void AddKeyCommands(CLI::App& app, Cli& cli, int& exit_code) {
+void AddKeyCommands(CLI::App& app, Cli& cli, CommandArgs& args,
+                    int& exit_code) {
   CLI::App* key = app.add_subcommand(
       "key", "Issue, list and revoke tenant API keys (admin key)");
   key->require_subcommand(1);
-  static std::string tenant;
-  static std::string name;
-  static std::string key_id;
-  static bool quiet = false;
+  std::string& tenant = args.tenant;
+  std::string& name = args.name;
+  std::string& key_id = args.key_id;
+  bool& quiet = args.quiet;
 
   CLI::App* issue = key->add_subcommand(
       "issue", "Issue an API key; the secret is shown once");
@@ -134,9 +136,10 @@ void AddKeyCommands(CLI::App& app, Cli& cli, int& exit_code) {
   });
 }
 
-void AddBackupCommands(CLI::App& app, Cli& cli, int& exit_code) {
-  static std::string tenant;
-  static std::string file;
+void AddBackupCommands(CLI::App& app, Cli& cli, CommandArgs& args,
+                       int& exit_code) {
+  std::string& tenant = args.tenant;
+  std::string& file = args.file;
   CLI::App* backup = app.add_subcommand(
       "backup", "Download a consistent online backup of a tenant (admin key)");
   backup->add_option("tenant", tenant, "Tenant id")->required();
@@ -169,8 +172,9 @@ void AddBackupCommands(CLI::App& app, Cli& cli, int& exit_code) {
   });
 }
 
-void AddHealthCommand(CLI::App& app, GlobalFlags& flags, int& exit_code) {
-  static double wait_seconds = 0;
+void AddHealthCommand(CLI::App& app, GlobalFlags& flags, CommandArgs& args,
+                      int& exit_code) {
+  double& wait_seconds = args.wait_seconds;
   CLI::App* health =
       app.add_subcommand("health", "Check that the server is serving");
   health->add_option("--wait", wait_seconds,
@@ -237,11 +241,12 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   Cli cli(&flags);
-  AddTenantCommands(app, cli, exit_code);
-  AddKeyCommands(app, cli, exit_code);
-  AddBackupCommands(app, cli, exit_code);
-  AddHealthCommand(app, flags, exit_code);
-  AddIngestCommands(app, cli, exit_code);
+  CommandArgs args;
+  AddTenantCommands(app, cli, args, exit_code);
+  AddKeyCommands(app, cli, args, exit_code);
+  AddBackupCommands(app, cli, args, exit_code);
+  AddHealthCommand(app, flags, args, exit_code);
+  AddIngestCommands(app, cli, args, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

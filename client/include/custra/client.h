@@ -99,7 +99,8 @@ struct ImportOptions {
   int batch_size = 10000;
   // Batches sent ahead of their acknowledgement.
   int max_batches_in_flight = 8;
-  // Stream (re)connections tried when the server is UNAVAILABLE.
+  // Consecutive stream (re)connections tried while the server is
+  // UNAVAILABLE; a stream that gets a batch acknowledged resets the count.
   int max_attempts = 8;
   // Batch request ids are "<prefix>-<batch number>". Give the same prefix
   // to resume an interrupted import exactly (replayed batches are counted
