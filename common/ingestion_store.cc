@@ -3,7 +3,7 @@
 #include <cmath>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/btree_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -218,9 +218,9 @@ struct LineDelta {
 // counts keys that became purchases (purchase_lines went from 0 to > 0).
 template <typename Key, typename BindKey>
 void ApplyLineDeltas(SQLite::Statement& upsert,
-                     const absl::flat_hash_map<Key, LineDelta>& deltas,
+                     const absl::btree_map<Key, LineDelta>& deltas,
                      BindKey bind_key,
-                     absl::flat_hash_map<std::string, CustomerDelta>& customers,
+                     absl::btree_map<std::string, CustomerDelta>& customers,
                      int64_t CustomerDelta::*counter) {
   for (const auto& [key, delta] : deltas) {
     bind_key(upsert, key);
@@ -348,10 +348,11 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             "amount_micros, cost_micros, quantity, order_id, product, "
             "category, "
             "channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        absl::flat_hash_map<std::string, CustomerDelta> customers;
-        absl::flat_hash_map<std::pair<std::string, int64_t>, LineDelta> days;
-        absl::flat_hash_map<std::pair<std::string, std::string>, LineDelta>
-            orders;
+        // Ordered maps: the upserts below then walk each B-tree in key
+        // order, which keeps SQLite's cursor on neighbouring pages.
+        absl::btree_map<std::string, CustomerDelta> customers;
+        absl::btree_map<std::pair<std::string, int64_t>, LineDelta> days;
+        absl::btree_map<std::pair<std::string, std::string>, LineDelta> orders;
         for (size_t i = 0; i < rows.size(); ++i) {
           const TransactionRow& row = rows[i];
           if (auto error = ValidateTransaction(row, currency, now_)) {
