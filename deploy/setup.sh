@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlitecpp-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libssl-dev libcsv-dev
+  libcli11-dev libssl-dev libcsv-dev openssl
   golang-github-gogo-googleapis-dev
   python3-grpcio python3-protobuf
 )
