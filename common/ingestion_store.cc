@@ -214,7 +214,8 @@ struct LineDelta {
   int64_t purchase_lines = 0;
 };
 
-// Applies summed line deltas to customer_days or customer_orders and
+// Applies summed line deltas to customer_days or customer_orders (keys end
+// with the customer id) and
 // counts keys that became purchases (purchase_lines went from 0 to > 0).
 template <typename Key, typename BindKey>
 void ApplyLineDeltas(SQLite::Statement& upsert,
@@ -230,7 +231,7 @@ void ApplyLineDeltas(SQLite::Statement& upsert,
     if (upsert.executeStep()) after = upsert.getColumn(0).getInt64();
     upsert.reset();
     if (delta.purchase_lines > 0 && after == delta.purchase_lines) {
-      ++(customers[key.first].*counter);
+      ++(customers[key.second].*counter);
     }
   }
 }
@@ -351,7 +352,8 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         // Ordered maps: the upserts below then walk each B-tree in key
         // order, which keeps SQLite's cursor on neighbouring pages.
         absl::btree_map<std::string, CustomerDelta> customers;
-        absl::btree_map<std::pair<std::string, int64_t>, LineDelta> days;
+        // Keys (day, customer) and (order, customer): the rollups' order.
+        absl::btree_map<std::pair<int64_t, std::string>, LineDelta> days;
         absl::btree_map<std::pair<std::string, std::string>, LineDelta> orders;
         for (size_t i = 0; i < rows.size(); ++i) {
           const TransactionRow& row = rows[i];
@@ -399,11 +401,11 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             c.last_purchase_us =
                 std::max(c.last_purchase_us.value_or(time_us), time_us);
           }
-          LineDelta& day = days[{row.customer_id, DayOf(time_us)}];
+          LineDelta& day = days[{DayOf(time_us), row.customer_id}];
           day.amount += amount;
           day.purchase_lines += purchase ? 1 : 0;
           LineDelta& order = orders[{
-              row.customer_id, row.order_id.empty() ? row.id : row.order_id}];
+              row.order_id.empty() ? row.id : row.order_id, row.customer_id}];
           order.amount += amount;
           order.purchase_lines += purchase ? 1 : 0;
         }
@@ -417,7 +419,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         SQLite::Statement day_upsert(
             *db_,
             "INSERT INTO customer_days(customer_id, day, amount_micros, "
-            "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(customer_id, day) "
+            "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(day, customer_id) "
             "DO "
             "UPDATE SET amount_micros = amount_micros + "
             "excluded.amount_micros, "
@@ -426,24 +428,24 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         ApplyLineDeltas(
             day_upsert, days,
             [](SQLite::Statement& s,
-               const std::pair<std::string, int64_t>& key) {
-              s.bind(1, key.first);
-              s.bind(2, static_cast<int64_t>(key.second));
+               const std::pair<int64_t, std::string>& key) {
+              s.bind(1, key.second);
+              s.bind(2, static_cast<int64_t>(key.first));
             },
             customers, &CustomerDelta::new_days);
         SQLite::Statement order_upsert(
             *db_,
             "INSERT INTO customer_orders(customer_id, order_id, amount_micros, "
-            "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(customer_id, "
-            "order_id) DO UPDATE SET amount_micros = amount_micros + "
+            "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(order_id, "
+            "customer_id) DO UPDATE SET amount_micros = amount_micros + "
             "excluded.amount_micros, purchase_lines = purchase_lines + "
             "excluded.purchase_lines RETURNING purchase_lines");
         ApplyLineDeltas(
             order_upsert, orders,
             [](SQLite::Statement& s,
                const std::pair<std::string, std::string>& key) {
-              s.bind(1, key.first);
-              s.bind(2, key.second);
+              s.bind(1, key.second);
+              s.bind(2, key.first);
             },
             customers, &CustomerDelta::new_orders);
 
