@@ -218,11 +218,11 @@ struct LineDelta {
 // with the customer id) and
 // counts keys that became purchases (purchase_lines went from 0 to > 0).
 template <typename Key, typename BindKey>
-void ApplyLineDeltas(SQLite::Statement& upsert,
-                     const absl::btree_map<Key, LineDelta>& deltas,
-                     BindKey bind_key,
-                     absl::btree_map<std::string, CustomerDelta>& customers,
-                     int64_t CustomerDelta::*counter) {
+void ApplyLineDeltas(
+    SQLite::Statement& upsert, const absl::btree_map<Key, LineDelta>& deltas,
+    BindKey bind_key,
+    absl::btree_map<absl::string_view, CustomerDelta>& customers,
+    int64_t CustomerDelta::*counter) {
   for (const auto& [key, delta] : deltas) {
     bind_key(upsert, key);
     upsert.bind(3, static_cast<int64_t>(delta.amount));
@@ -351,10 +351,13 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             "channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         // Ordered maps: the upserts below then walk each B-tree in key
         // order, which keeps SQLite's cursor on neighbouring pages.
-        absl::btree_map<std::string, CustomerDelta> customers;
+        // Keys are views into `rows`, which outlive this call: no copies.
+        absl::btree_map<absl::string_view, CustomerDelta> customers;
         // Keys (day, customer) and (order, customer): the rollups' order.
-        absl::btree_map<std::pair<int64_t, std::string>, LineDelta> days;
-        absl::btree_map<std::pair<std::string, std::string>, LineDelta> orders;
+        absl::btree_map<std::pair<int64_t, absl::string_view>, LineDelta> days;
+        absl::btree_map<std::pair<absl::string_view, absl::string_view>,
+                        LineDelta>
+            orders;
         for (size_t i = 0; i < rows.size(); ++i) {
           const TransactionRow& row = rows[i];
           if (auto error = ValidateTransaction(row, currency, now_)) {
@@ -413,7 +416,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
 
         std::vector<std::string> ids;
         ids.reserve(customers.size());
-        for (const auto& [id, delta] : customers) ids.push_back(id);
+        for (const auto& [id, delta] : customers) ids.emplace_back(id);
         result.customers_created = EnsureCustomers(*db_, ids, now_);
 
         SQLite::Statement day_upsert(
@@ -428,8 +431,8 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         ApplyLineDeltas(
             day_upsert, days,
             [](SQLite::Statement& s,
-               const std::pair<int64_t, std::string>& key) {
-              s.bind(1, key.second);
+               const std::pair<int64_t, absl::string_view>& key) {
+              s.bind(1, std::string(key.second));
               s.bind(2, static_cast<int64_t>(key.first));
             },
             customers, &CustomerDelta::new_days);
@@ -443,9 +446,9 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         ApplyLineDeltas(
             order_upsert, orders,
             [](SQLite::Statement& s,
-               const std::pair<std::string, std::string>& key) {
-              s.bind(1, key.second);
-              s.bind(2, key.first);
+               const std::pair<absl::string_view, absl::string_view>& key) {
+              s.bind(1, std::string(key.second));
+              s.bind(2, std::string(key.first));
             },
             customers, &CustomerDelta::new_orders);
 
@@ -470,7 +473,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
           update.bind(6, static_cast<int64_t>(d.new_days));
           BindOptionalMicros(update, 7, d.first_purchase_us);
           BindOptionalMicros(update, 8, d.last_purchase_us);
-          update.bind(9, id);
+          update.bind(9, std::string(id));
           update.exec();
           update.reset();
         }
