@@ -166,14 +166,14 @@ class OnlineRetailConverter final : public RowConverter<v1::Transaction> {
       const Record& record) override {
     const std::string invoice = columns_.Get(record, "InvoiceNo");
     if (invoice.empty()) {
-      return Reject("InvoiceNo", "MISSING_FIELD", "InvoiceNo is empty");
+      return Reject("InvoiceNo", "MISSING_FIELD", "is empty");
     }
     // The line number within the invoice makes the id stable across
     // re-imports; count it before any rejection so ids do not shift.
     const int line_in_invoice = ++invoice_lines_[invoice];
     const std::string customer = columns_.Get(record, "CustomerID");
     if (customer.empty()) {
-      return Reject("CustomerID", "MISSING_FIELD", "CustomerID is empty");
+      return Reject("CustomerID", "MISSING_FIELD", "is empty");
     }
     double quantity = 0;
     if (!absl::SimpleAtod(columns_.Get(record, "Quantity"), &quantity) ||
@@ -233,7 +233,7 @@ class CsvTransactionConverter final : public RowConverter<v1::Transaction> {
     auto time = ParseTime(time_text, time_format_);
     if (!time) {
       return Reject("time", "INVALID_VALUE",
-                    absl::StrCat("time '", time_text, "' does not parse"));
+                    absl::StrCat("'", time_text, "' does not parse"));
     }
     SetTime(*time, t.mutable_time());
     auto amount = ParseDecimalMicros(columns_.Get(r, "amount"));
