@@ -465,10 +465,11 @@ absl::StatusOr<v1::IngestionBatchResult> Client::RecordInteractions(
 }
 
 absl::StatusOr<std::vector<v1::Interaction>> Client::ListInteractions(
-    absl::string_view customer_id, int64_t limit) {
+    absl::string_view customer_id, absl::string_view filter, int64_t limit) {
   std::vector<v1::Interaction> out;
   v1::ListInteractionsRequest request;
   request.set_customer_id(std::string(customer_id));
+  request.set_filter(std::string(filter));
   request.set_page_size(1000);
   do {
     v1::ListInteractionsResponse response;

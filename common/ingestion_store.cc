@@ -245,27 +245,106 @@ std::string DecodeEnumTerm(absl::string_view value, absl::string_view prefix) {
 
 }  // namespace
 
-absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter) {
-  CustomerFilter out;
-  filter = absl::StripAsciiWhitespace(filter);
-  if (filter.empty()) return out;
-  std::string normalized(filter);
-  // Split on the AND keyword (any case) surrounded by spaces.
+namespace {
+
+// Splits a filter on the AND keyword (any case) surrounded by spaces.
+std::vector<std::string> FilterTerms(absl::string_view filter) {
   std::vector<std::string> terms;
-  {
-    std::string lower = absl::AsciiStrToLower(normalized);
-    size_t start = 0;
-    while (true) {
-      size_t pos = lower.find(" and ", start);
-      if (pos == std::string::npos) {
-        terms.push_back(normalized.substr(start));
-        break;
+  filter = absl::StripAsciiWhitespace(filter);
+  if (filter.empty()) return terms;
+  const std::string text(filter);
+  const std::string lower = absl::AsciiStrToLower(text);
+  size_t start = 0;
+  while (true) {
+    const size_t pos = lower.find(" and ", start);
+    if (pos == std::string::npos) {
+      terms.push_back(text.substr(start));
+      break;
+    }
+    terms.push_back(text.substr(start, pos - start));
+    start = pos + 5;
+  }
+  return terms;
+}
+
+absl::string_view Unquote(absl::string_view value) {
+  value = absl::StripAsciiWhitespace(value);
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+    value = value.substr(1, value.size() - 2);
+  }
+  return value;
+}
+
+}  // namespace
+
+absl::StatusOr<InteractionFilter> ParseInteractionFilter(
+    absl::string_view filter) {
+  InteractionFilter out;
+  for (const std::string& raw : FilterTerms(filter)) {
+    absl::string_view term = absl::StripAsciiWhitespace(raw);
+    if (absl::StartsWithIgnoreCase(term, "time")) {
+      absl::string_view rest =
+          absl::StripLeadingAsciiWhitespace(term.substr(4));
+      std::string op;
+      for (const char* candidate : {">=", "<=", ">", "<"}) {
+        if (absl::StartsWith(rest, candidate)) {
+          op = candidate;
+          break;
+        }
       }
-      terms.push_back(normalized.substr(start, pos - start));
-      start = pos + 5;
+      absl::Time t;
+      std::string error;
+      if (op.empty() ||
+          !absl::ParseTime(absl::RFC3339_full,
+                           std::string(Unquote(rest.substr(op.size()))), &t,
+                           &error)) {
+        return InvalidFieldError(
+            "filter",
+            absl::StrCat("'", term, "' is not time >=|>|<=|< \"RFC 3339\""));
+      }
+      const int64_t us = absl::ToUnixMicros(t);
+      if (op == ">=") out.from_us = us;
+      if (op == ">") out.from_us = us + 1;
+      if (op == "<") out.until_us = us;
+      if (op == "<=") out.until_us = us + 1;
+      continue;
+    }
+    const size_t eq = term.find('=');
+    if (eq == absl::string_view::npos) {
+      return InvalidFieldError("filter",
+                               absl::StrCat("'", term, "' is not field=value"));
+    }
+    const std::string field =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(term.substr(0, eq)));
+    const absl::string_view value = Unquote(term.substr(eq + 1));
+    if (field == "kind") {
+      const char* names[] = {"VISIT",     "CALL",     "MEETING", "SURVEY",
+                             "COMPLAINT", "REFERRAL", "OTHER"};
+      std::string upper = absl::AsciiStrToUpper(value);
+      absl::string_view v = upper;
+      absl::ConsumePrefix(&v, "INTERACTION_KIND_");
+      for (int i = 0; i < 7; ++i) {
+        if (v == names[i]) out.kind = i + 1;
+      }
+      if (!out.kind) {
+        return InvalidFieldError(
+            "filter",
+            absl::StrCat("kind '", value, "' is not an interaction kind"));
+      }
+    } else if (field == "channel") {
+      out.channel = std::string(value);
+    } else {
+      return InvalidFieldError("filter",
+                               absl::StrCat("unknown field '", field,
+                                            "'; use kind, channel or time"));
     }
   }
-  for (const std::string& raw : terms) {
+  return out;
+}
+
+absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter) {
+  CustomerFilter out;
+  for (const std::string& raw : FilterTerms(filter)) {
     absl::string_view term = absl::StripAsciiWhitespace(raw);
     const size_t eq = term.find('=');
     if (eq == absl::string_view::npos) {
@@ -904,7 +983,7 @@ absl::StatusOr<IngestionStore::DeleteCounts> IngestionStore::DeleteCustomer(
 }
 
 absl::StatusOr<std::vector<InteractionRow>> IngestionStore::ListInteractions(
-    absl::string_view customer_id,
+    absl::string_view customer_id, const InteractionFilter& filter,
     const std::optional<InteractionCursor>& after, int limit) {
   return CatchSqlite(
       "listing interactions",
@@ -912,6 +991,10 @@ absl::StatusOr<std::vector<InteractionRow>> IngestionStore::ListInteractions(
         std::vector<std::string> where = {"1"};
         if (!customer_id.empty()) where.push_back("customer_id = ?1");
         if (after) where.push_back("(time_us, id) < (?2, ?3)");
+        if (filter.kind) where.push_back("kind = ?5");
+        if (filter.channel) where.push_back("channel = ?6");
+        if (filter.from_us) where.push_back("time_us >= ?7");
+        if (filter.until_us) where.push_back("time_us < ?8");
         SQLite::Statement select(
             *db_,
             absl::StrCat(
@@ -926,6 +1009,13 @@ absl::StatusOr<std::vector<InteractionRow>> IngestionStore::ListInteractions(
           select.bind(3, after->id);
         }
         select.bind(4, limit);
+        if (filter.kind) select.bind(5, *filter.kind);
+        if (filter.channel) select.bind(6, *filter.channel);
+        if (filter.from_us)
+          select.bind(7, static_cast<int64_t>(*filter.from_us));
+        if (filter.until_us) {
+          select.bind(8, static_cast<int64_t>(*filter.until_us));
+        }
         std::vector<InteractionRow> out;
         while (select.executeStep()) {
           InteractionRow row;

@@ -33,6 +33,20 @@ struct CustomerFilter {
 // "filter" naming the bad term.
 absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter);
 
+// Which interactions ListInteractions returns; unset fields match all.
+// Times are a half-open range [from_us, until_us) in Unix microseconds.
+struct InteractionFilter {
+  std::optional<int> kind;
+  std::optional<std::string> channel;
+  std::optional<int64_t> from_us;
+  std::optional<int64_t> until_us;
+};
+
+// Parses `kind=VALUE`, `channel="..."` and `time OP "RFC 3339"` (OP one of
+// >=, >, <=, <) terms joined by AND. INVALID_ARGUMENT on field "filter".
+absl::StatusOr<InteractionFilter> ParseInteractionFilter(
+    absl::string_view filter);
+
 // Reads and writes one tenant's customers, transactions and interactions.
 //
 // Not thread-safe: use it inside a TenantDatabase::Session, which gives
@@ -85,7 +99,7 @@ class IngestionStore {
     std::string id;
   };
   absl::StatusOr<std::vector<InteractionRow>> ListInteractions(
-      absl::string_view customer_id,
+      absl::string_view customer_id, const InteractionFilter& filter,
       const std::optional<InteractionCursor>& after, int limit);
 
   // The tenant's currency ("" until data names one).

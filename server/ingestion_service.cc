@@ -284,10 +284,8 @@ grpc::Status IngestionServiceImpl::ListInteractions(
   return gate_->ServeTenantCall(
       *context, [&](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
-        if (!request->filter().empty()) {
-          return InvalidFieldError("filter",
-                                   "is not supported yet for interactions");
-        }
+        CUSTRA_ASSIGN_OR_RETURN(InteractionFilter filter,
+                                ParseInteractionFilter(request->filter()));
         std::optional<IngestionStore::InteractionCursor> after;
         if (!request->page_token().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
@@ -304,10 +302,11 @@ grpc::Status IngestionServiceImpl::ListInteractions(
           after = cursor;
         }
         TenantDatabase::Session session(call.database.get());
-        CUSTRA_ASSIGN_OR_RETURN(std::vector<InteractionRow> rows,
-                                IngestionStore(&session.db())
-                                    .ListInteractions(request->customer_id(),
-                                                      after, page_size + 1));
+        CUSTRA_ASSIGN_OR_RETURN(
+            std::vector<InteractionRow> rows,
+            IngestionStore(&session.db())
+                .ListInteractions(request->customer_id(), filter, after,
+                                  page_size + 1));
         const bool more = static_cast<int>(rows.size()) > page_size;
         if (more) rows.pop_back();
         for (const InteractionRow& row : rows) {

@@ -232,5 +232,42 @@ TEST_F(IngestionStoreTest, DeleteCustomerErasesEverythingAboutIt) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(IngestionStoreTest, InteractionFilterSelectsKindChannelAndTime) {
+  std::vector<InteractionRow> rows(4);
+  const int kinds[] = {1, 4, 4, 5};  // VISIT, SURVEY, SURVEY, COMPLAINT
+  for (int i = 0; i < 4; ++i) {
+    rows[i].id = absl::StrCat("i", i);
+    rows[i].customer_id = "c";
+    rows[i].kind = kinds[i];
+    rows[i].time = Day(2023, 1, 1 + i);
+    rows[i].channel = i == 2 ? "web" : "phone";
+  }
+  ASSERT_TRUE(Store().RecordInteractions("", rows).ok());
+  auto ids = [&](absl::string_view text) {
+    std::vector<std::string> out;
+    auto filter = ParseInteractionFilter(text);
+    EXPECT_TRUE(filter.ok()) << text;
+    if (!filter.ok()) return out;
+    auto listed = Store().ListInteractions("", *filter, std::nullopt, 100);
+    EXPECT_TRUE(listed.ok());
+    if (!listed.ok()) return out;
+    for (const InteractionRow& row : *listed) out.push_back(row.id);
+    return out;
+  };
+  EXPECT_EQ(ids("kind=SURVEY"), (std::vector<std::string>{"i2", "i1"}));
+  EXPECT_EQ(ids("kind=INTERACTION_KIND_SURVEY AND channel=\"web\""),
+            (std::vector<std::string>{"i2"}));
+  EXPECT_EQ(
+      ids("time>=\"2023-01-02T12:00:00Z\" AND time<\"2023-01-04T00:00:00Z\""),
+      (std::vector<std::string>{"i2", "i1"}));
+  EXPECT_EQ(ids("time>\"2023-01-02T12:00:00Z\""),
+            (std::vector<std::string>{"i3", "i2"}));
+  EXPECT_EQ(ids(""), (std::vector<std::string>{"i3", "i2", "i1", "i0"}));
+  EXPECT_THAT(ParseInteractionFilter("time>=yesterday"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseInteractionFilter("mood=happy"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace custra

@@ -61,6 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)custra::ValidateCustomer(c, in.ConsumeRandomLengthString(4));
 
   (void)custra::ParseCustomerFilter(in.ConsumeRandomLengthString(100));
+  (void)custra::ParseInteractionFilter(in.ConsumeRandomLengthString(100));
   (void)custra::cli::ParseDecimalMicros(in.ConsumeRandomLengthString(30));
   (void)custra::cli::ParseTime(in.ConsumeRandomLengthString(30),
                                in.ConsumeBool() ? "" : "%Y-%m-%d");

@@ -271,6 +271,12 @@ TEST_F(IngestionTest, InteractionsAreRecordedAndListedNewestFirst) {
   for (const auto& i : *listed) ids.push_back(i.id());
   EXPECT_THAT(ids, ElementsAre("i2", "i1", "i0"));
   EXPECT_EQ((*listed)[0].nps_score(), 9);
+  auto surveys = acme_->ListInteractions("prospect", "kind=SURVEY");
+  ASSERT_TRUE(surveys.ok()) << surveys.status();
+  ASSERT_EQ(surveys->size(), 1u);
+  EXPECT_EQ((*surveys)[0].id(), "i2");
+  EXPECT_THAT(acme_->ListInteractions("prospect", "mood=happy"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -172,10 +172,11 @@ class Client {
   absl::StatusOr<v1::IngestionBatchResult> RecordInteractions(
       const std::vector<v1::Interaction>& interactions,
       absl::string_view request_id = "");
-  // Interactions newest first, of one customer (or all with ""), up to
-  // `limit` (0: all).
+  // Interactions newest first, of one customer (or all with ""), matching
+  // `filter` (see ListInteractionsRequest.filter), up to `limit` (0: all).
   absl::StatusOr<std::vector<v1::Interaction>> ListInteractions(
-      absl::string_view customer_id, int64_t limit = 0);
+      absl::string_view customer_id, absl::string_view filter = "",
+      int64_t limit = 0);
 
  private:
   struct Impl;
