@@ -1,10 +1,12 @@
 #include "common/ingestion_store.h"
 
 #include <cmath>
+#include <deque>
 #include <utility>
 
 #include "absl/container/btree_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "common/errors.h"
 #include "common/ingestion_validation.h"
+#include "common/sha256.h"
 #include "common/sqlite_util.h"
 #include "common/status_macros.h"
 
@@ -34,11 +37,14 @@ int64_t DayOf(int64_t time_us) {
 // --- Stored results of idempotent requests ---------------------------------
 // Plain text: counts, then one record per rejection / row result.
 
+// Text fields are C-escaped, so ids holding the separator characters
+// (rejected rows keep their raw ids) cannot break the record structure.
 std::string EncodeRowError(const RowError& e) {
-  return absl::StrCat(e.row_index, std::string(1, kFieldSep), e.row_id,
-                      std::string(1, kFieldSep), e.field,
-                      std::string(1, kFieldSep), static_cast<int>(e.reason),
-                      std::string(1, kFieldSep), e.description);
+  return absl::StrCat(e.row_index, std::string(1, kFieldSep),
+                      absl::CEscape(e.row_id), std::string(1, kFieldSep),
+                      absl::CEscape(e.field), std::string(1, kFieldSep),
+                      static_cast<int>(e.reason), std::string(1, kFieldSep),
+                      absl::CEscape(e.description));
 }
 
 std::optional<RowError> DecodeRowError(absl::string_view text) {
@@ -49,10 +55,11 @@ std::optional<RowError> DecodeRowError(absl::string_view text) {
       !absl::SimpleAtoi(f[3], &reason)) {
     return std::nullopt;
   }
-  e.row_id = f[1];
-  e.field = f[2];
+  if (!absl::CUnescape(f[1], &e.row_id) || !absl::CUnescape(f[2], &e.field) ||
+      !absl::CUnescape(f[4], &e.description)) {
+    return std::nullopt;
+  }
   e.reason = static_cast<RejectReason>(reason);
-  e.description = f[4];
   return e;
 }
 
@@ -87,7 +94,7 @@ std::string EncodeCustomerResult(const CustomerBatchResult& r) {
       r.created, " ", r.updated, " ", r.unchanged, " ", r.rejected)};
   for (const CustomerWriteResult& w : r.results) {
     records.push_back(absl::StrCat(
-        w.row_index, std::string(1, kFieldSep), w.customer_id,
+        w.row_index, std::string(1, kFieldSep), absl::CEscape(w.customer_id),
         std::string(1, kFieldSep), static_cast<int>(w.outcome),
         std::string(1, kFieldSep),
         w.rejection
@@ -118,41 +125,73 @@ std::optional<CustomerBatchResult> DecodeCustomerResult(
         !absl::SimpleAtoi(f[2], &outcome)) {
       return std::nullopt;
     }
-    w.customer_id = f[1];
+    std::string field;
+    std::string description;
+    if (!absl::CUnescape(f[1], &w.customer_id) ||
+        !absl::CUnescape(f[4], &field) ||
+        !absl::CUnescape(f[5], &description)) {
+      return std::nullopt;
+    }
     w.outcome = static_cast<CustomerOutcome>(outcome);
     int reason = 0;
     if (absl::SimpleAtoi(f[3], &reason)) {
-      w.rejection = RowError{w.row_index, w.customer_id, f[4],
-                             static_cast<RejectReason>(reason), f[5]};
+      w.rejection = RowError{w.row_index, w.customer_id, field,
+                             static_cast<RejectReason>(reason), description};
     }
     r.results.push_back(std::move(w));
   }
   return r;
 }
 
-std::optional<std::string> LoadRequest(SQLite::Database& db,
-                                       absl::string_view kind,
-                                       absl::string_view request_id) {
-  SQLite::Statement select(
-      db,
-      "SELECT result FROM ingest_requests WHERE kind = ? AND request_id = ?");
+// What a request carried: the SHA-256 of its row ids, so a request id
+// reused for other rows (say, an import resumed with another batch size) is
+// refused instead of replaying a result that does not describe them.
+template <typename Row>
+std::string Fingerprint(std::span<const Row> rows) {
+  Sha256 hash;
+  hash.Update(absl::StrCat(rows.size(), ":"));
+  for (const Row& row : rows) {
+    hash.Update(row.id);
+    hash.Update(absl::string_view("\x1F", 1));
+  }
+  return hash.HexDigest();
+}
+
+// The stored result of an earlier request with this id, nullopt for a new
+// id, FAILED_PRECONDITION when the id was used for other rows.
+absl::StatusOr<std::optional<std::string>> LoadRequest(
+    SQLite::Database& db, absl::string_view kind, absl::string_view request_id,
+    absl::string_view fingerprint) {
+  SQLite::Statement select(db,
+                           "SELECT fingerprint, result FROM ingest_requests "
+                           "WHERE kind = ? AND request_id = ?");
   select.bind(1, std::string(kind));
   select.bind(2, std::string(request_id));
   if (!select.executeStep()) return std::nullopt;
-  return select.getColumn(0).getString();
+  if (select.getColumn(0).getString() != fingerprint) {
+    return WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            "request_id ", request_id,
+            " was already used for a different batch; use a new request id "
+            "(an import resumed with another batch size needs a new "
+            "--resume-id)")),
+        reason::kFailedPrecondition);
+  }
+  return std::make_optional(select.getColumn(1).getString());
 }
 
 void SaveRequest(SQLite::Database& db, absl::string_view kind,
-                 absl::string_view request_id, const std::string& result,
-                 absl::Time now) {
+                 absl::string_view request_id, absl::string_view fingerprint,
+                 const std::string& result, absl::Time now) {
   SQLite::Statement insert(db,
                            "INSERT OR REPLACE INTO ingest_requests(kind, "
-                           "request_id, result, create_time_us) VALUES (?, ?, "
-                           "?, ?)");
+                           "request_id, fingerprint, result, create_time_us) "
+                           "VALUES (?, ?, ?, ?, ?)");
   insert.bind(1, std::string(kind));
   insert.bind(2, std::string(request_id));
-  insert.bind(3, result);
-  insert.bind(4, static_cast<int64_t>(Micros(now)));
+  insert.bind(3, std::string(fingerprint));
+  insert.bind(4, result);
+  insert.bind(5, static_cast<int64_t>(Micros(now)));
   insert.exec();
 }
 
@@ -302,6 +341,9 @@ absl::StatusOr<InteractionFilter> ParseInteractionFilter(
             "filter",
             absl::StrCat("'", term, "' is not time >=|>|<=|< \"RFC 3339\""));
       }
+      if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) {
+        return InvalidFieldError("filter", "times must be finite");
+      }
       const int64_t us = absl::ToUnixMicros(t);
       if (op == ">=") out.from_us = us;
       if (op == ">") out.from_us = us + 1;
@@ -411,8 +453,13 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
   return CatchSqlite(
       "recording transactions", [&]() -> absl::StatusOr<IngestResult> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        const std::string fingerprint =
+            request_id.empty() ? "" : Fingerprint(rows);
         if (!request_id.empty()) {
-          if (auto stored = LoadRequest(*db_, "transactions", request_id)) {
+          CUSTRA_ASSIGN_OR_RETURN(
+              auto stored,
+              LoadRequest(*db_, "transactions", request_id, fingerprint));
+          if (stored) {
             auto result = DecodeIngestResult(*stored);
             if (!result) return absl::InternalError("unreadable stored result");
             result->replayed = true;
@@ -422,6 +469,8 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         std::string currency = ReadCurrency(*db_);
         const std::string original_currency = currency;
         IngestResult result;
+        // Owns the order keys the `orders` map views (deque: stable).
+        std::deque<std::string> order_keys;
         SQLite::Statement insert(
             *db_,
             "INSERT OR IGNORE INTO transactions(id, customer_id, time_us, "
@@ -486,8 +535,12 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
           LineDelta& day = days[{DayOf(time_us), row.customer_id}];
           day.amount += amount;
           day.purchase_lines += purchase ? 1 : 0;
-          LineDelta& order = orders[{
-              row.order_id.empty() ? row.id : row.order_id, row.customer_id}];
+          // Orders and order-less transactions live in separate key spaces
+          // ("o:" / "t:"), so a transaction id never collides with an order.
+          order_keys.push_back(row.order_id.empty()
+                                   ? absl::StrCat("t:", row.id)
+                                   : absl::StrCat("o:", row.order_id));
+          LineDelta& order = orders[{order_keys.back(), row.customer_id}];
           order.amount += amount;
           order.purchase_lines += purchase ? 1 : 0;
         }
@@ -558,7 +611,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         }
         if (currency != original_currency) WriteCurrency(*db_, currency);
         if (!request_id.empty()) {
-          SaveRequest(*db_, "transactions", request_id,
+          SaveRequest(*db_, "transactions", request_id, fingerprint,
                       EncodeIngestResult(result), now_);
         }
         txn.commit();
@@ -571,8 +624,13 @@ absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
   return CatchSqlite(
       "recording interactions", [&]() -> absl::StatusOr<IngestResult> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        const std::string fingerprint =
+            request_id.empty() ? "" : Fingerprint(rows);
         if (!request_id.empty()) {
-          if (auto stored = LoadRequest(*db_, "interactions", request_id)) {
+          CUSTRA_ASSIGN_OR_RETURN(
+              auto stored,
+              LoadRequest(*db_, "interactions", request_id, fingerprint));
+          if (stored) {
             auto result = DecodeIngestResult(*stored);
             if (!result) return absl::InternalError("unreadable stored result");
             result->replayed = true;
@@ -624,7 +682,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
         result.rejected = static_cast<int>(result.rejections.size());
         result.customers_created = EnsureCustomers(*db_, customer_ids, now_);
         if (!request_id.empty()) {
-          SaveRequest(*db_, "interactions", request_id,
+          SaveRequest(*db_, "interactions", request_id, fingerprint,
                       EncodeIngestResult(result), now_);
         }
         txn.commit();
@@ -842,8 +900,13 @@ absl::StatusOr<CustomerBatchResult> IngestionStore::UpsertCustomers(
   return CatchSqlite(
       "upserting customers", [&]() -> absl::StatusOr<CustomerBatchResult> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        const std::string fingerprint =
+            request_id.empty() ? "" : Fingerprint(customers);
         if (!request_id.empty()) {
-          if (auto stored = LoadRequest(*db_, "customers", request_id)) {
+          CUSTRA_ASSIGN_OR_RETURN(
+              auto stored,
+              LoadRequest(*db_, "customers", request_id, fingerprint));
+          if (stored) {
             auto result = DecodeCustomerResult(*stored);
             if (!result) return absl::InternalError("unreadable stored result");
             result->replayed = true;
@@ -890,7 +953,7 @@ absl::StatusOr<CustomerBatchResult> IngestionStore::UpsertCustomers(
           result.results.push_back(std::move(w));
         }
         if (!request_id.empty()) {
-          SaveRequest(*db_, "customers", request_id,
+          SaveRequest(*db_, "customers", request_id, fingerprint,
                       EncodeCustomerResult(result), now_);
         }
         txn.commit();

@@ -75,6 +75,11 @@ std::optional<RowError> CheckMoney(absl::string_view row_id,
                               "' is not an ISO 4217 code (three upper-case "
                               "letters)"));
   }
+  if (money.micros > kMaxAmountMicros || money.micros < -kMaxAmountMicros) {
+    return Error(row_id, absl::StrCat(field, ".amount_micros"),
+                 RejectReason::kOutOfRange,
+                 "must be at most one billion currency units either way");
+  }
   if (!money.currency.empty() && !tenant_currency.empty() &&
       money.currency != tenant_currency) {
     return Error(

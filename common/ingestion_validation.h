@@ -20,6 +20,9 @@ inline constexpr size_t kMaxNotesBytes = 8 * 1024;
 inline constexpr size_t kMaxTags = 64;
 inline constexpr size_t kMaxAttributes = 64;
 inline constexpr int kMaxBatchRows = 10000;
+// Largest accepted amount: one billion currency units, in micros. Sums of
+// up to 9,000 such amounts stay within int64.
+inline constexpr int64_t kMaxAmountMicros = 1'000'000'000'000'000;
 
 // Earliest accepted event time, and how far past `now` a time may be.
 absl::Time EarliestEventTime();

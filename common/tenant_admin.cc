@@ -24,6 +24,7 @@ absl::StatusOr<TenantRecord> TenantAdmin::CreateTenant(
     absl::string_view id, absl::string_view display_name) {
   CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
   CUSTRA_RETURN_IF_ERROR(ValidateDisplayName(display_name));
+  absl::MutexLock lock(&lifecycle_mu_);
   if (control_->GetTenant(id).ok()) {
     return WithReason(absl::AlreadyExistsError(
                           absl::StrCat("tenant ", id, " already exists")),
@@ -48,6 +49,7 @@ absl::StatusOr<TenantRecord> TenantAdmin::GetTenant(
 
 absl::Status TenantAdmin::DeleteTenant(absl::string_view id) {
   CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
+  absl::MutexLock lock(&lifecycle_mu_);
   CUSTRA_RETURN_IF_ERROR(control_->DeleteTenant(id));
   absl::Status removed = registry_->Remove(id);
   if (absl::IsNotFound(removed)) return absl::OkStatus();
@@ -87,6 +89,7 @@ absl::StatusOr<ApiKeyRecord> TenantAdmin::RevokeApiKey(
 absl::StatusOr<TenantRecord> TenantAdmin::RestoreTenant(
     absl::string_view id, const std::filesystem::path& backup) {
   CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
+  absl::MutexLock lock(&lifecycle_mu_);
   CUSTRA_RETURN_IF_ERROR(registry_->Restore(id, backup));
   absl::StatusOr<TenantRecord> record = control_->GetTenant(id);
   if (absl::IsNotFound(record.status())) {

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "common/control_store.h"
 #include "common/tenant_registry.h"
 
@@ -16,7 +17,9 @@ namespace custra {
 // two are kept consistent (a tenant exists in both or in neither, as far as
 // callers can see).
 //
-// Thread-safe. Clock injected for tests.
+// Thread-safe: creations, deletions and restores are serialised, so two
+// concurrent creates of one id cannot undo each other. Clock injected for
+// tests.
 class TenantAdmin {
  public:
   TenantAdmin(ControlStore* control, TenantRegistry* registry,
@@ -64,6 +67,8 @@ class TenantAdmin {
   ControlStore* control_;
   TenantRegistry* registry_;
   absl::Time (*now_)();
+  // Held across the two stores for the life-cycle changes.
+  absl::Mutex lifecycle_mu_;
 };
 
 }  // namespace custra

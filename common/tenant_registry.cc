@@ -1,5 +1,7 @@
 #include "common/tenant_registry.h"
 
+#include <sqlite3.h>
+
 #include <system_error>
 #include <utility>
 
@@ -54,16 +56,25 @@ fs::path TenantRegistry::PathOf(absl::string_view id) const {
 absl::StatusOr<std::shared_ptr<TenantDatabase>> TenantRegistry::Get(
     absl::string_view id) {
   CUSTRA_RETURN_IF_ERROR(ValidateTenantId(id));
-  absl::MutexLock lock(&mu_);
-  if (auto it = open_.find(id); it != open_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second.lru_position);
-    return it->second.database;
+  // Evicted databases are closed (which may checkpoint the WAL) after the
+  // lock is released, so one tenant's close never stalls the others.
+  std::vector<std::shared_ptr<TenantDatabase>> evicted;
+  absl::StatusOr<std::shared_ptr<TenantDatabase>> result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = open_.find(id); it != open_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru_position);
+      return it->second.database;
+    }
+    result = OpenLocked(id, &evicted);
   }
-  return OpenLocked(id);
+  evicted.clear();
+  return result;
 }
 
 absl::StatusOr<std::shared_ptr<TenantDatabase>> TenantRegistry::OpenLocked(
-    absl::string_view id) {
+    absl::string_view id,
+    std::vector<std::shared_ptr<TenantDatabase>>* evicted) {
   SqliteOptions sqlite = options_.sqlite;
   sqlite.create = false;
   auto db = OpenSqlite(PathOf(id).string(), sqlite);
@@ -71,8 +82,17 @@ absl::StatusOr<std::shared_ptr<TenantDatabase>> TenantRegistry::OpenLocked(
   if (!db.ok()) return db.status();
   CUSTRA_RETURN_IF_ERROR(Migrate(**db, TenantMigrations()).status());
 
-  while (open_.size() >= options_.max_open && !lru_.empty()) {
-    EvictLocked(lru_.back());
+  // Evict idle databases, least recently used first. A database some call
+  // still holds stays: evicting it would let the next Get open a second
+  // connection to the same file, breaking "one writer per tenant".
+  auto it = lru_.end();
+  while (open_.size() >= options_.max_open && it != lru_.begin()) {
+    --it;
+    auto entry = open_.find(*it);
+    if (entry->second.database.use_count() > 1) continue;
+    evicted->push_back(std::move(entry->second.database));
+    open_.erase(entry);
+    it = lru_.erase(it);
   }
   auto database =
       std::make_shared<TenantDatabase>(std::string(id), *std::move(db));
@@ -137,7 +157,12 @@ absl::StatusOr<int64_t> TenantRegistry::Backup(absl::string_view id,
     SQLite::Database target(destination.string(),
                             SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     SQLite::Backup backup(target, source);
-    backup.executeStep();  // All pages in one step: a consistent snapshot.
+    // All pages in one step: a consistent snapshot.
+    if (backup.executeStep() != SQLITE_DONE) {
+      return WithReason(absl::UnavailableError("the tenant database is busy; "
+                                               "retry the backup"),
+                        reason::kUnavailable);
+    }
     return absl::OkStatus();
   }));
   return FileSizeOrZero(destination);
@@ -184,7 +209,11 @@ absl::Status TenantRegistry::Restore(absl::string_view id,
   return CatchSqlite("restoring tenant", [&]() -> absl::Status {
     SQLite::Database upload(source.string(), SQLite::OPEN_READONLY);
     SQLite::Backup backup(session.db(), upload);
-    backup.executeStep();
+    if (backup.executeStep() != SQLITE_DONE) {
+      return WithReason(absl::UnavailableError("the tenant database is busy; "
+                                               "retry the restore"),
+                        reason::kUnavailable);
+    }
     return Migrate(session.db(), TenantMigrations()).status();
   });
 }

@@ -6,6 +6,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -59,8 +60,8 @@ struct TenantRegistryOptions {
   // Tenant databases live in `<data_dir>/tenants/<id>.db`.
   std::filesystem::path data_dir;
   // At most this many databases stay open when idle (least recently used
-  // are closed first). A database in use is closed when its last user
-  // releases it, so the bound can be exceeded only by in-flight calls.
+  // are closed first). Databases in use are never evicted, so the bound can
+  // be exceeded only while more tenants than this have calls in flight.
   size_t max_open = 256;
   SqliteOptions sqlite;
 };
@@ -129,8 +130,12 @@ class TenantRegistry {
   explicit TenantRegistry(TenantRegistryOptions options)
       : options_(std::move(options)) {}
 
+  // Opens the database; idle databases it evicts go to `evicted`, to be
+  // closed by the caller once the lock is released.
   absl::StatusOr<std::shared_ptr<TenantDatabase>> OpenLocked(
-      absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      absl::string_view id,
+      std::vector<std::shared_ptr<TenantDatabase>>* evicted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const TenantRegistryOptions options_;

@@ -105,6 +105,7 @@ CREATE INDEX interactions_by_customer ON interactions(customer_id, time_us);
 CREATE TABLE ingest_requests (
   kind TEXT NOT NULL,
   request_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
   result TEXT NOT NULL,
   create_time_us INTEGER NOT NULL,
   PRIMARY KEY (kind, request_id)

@@ -1,5 +1,6 @@
 #include "server/ingestion_service.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -89,10 +90,10 @@ absl::StatusOr<CustomerBatchResult> UpsertCustomerBatch(
 }
 
 // Sequence numbers of a stream must increase strictly.
-absl::Status CheckSequence(int64_t sequence, int64_t* last) {
-  if (*last >= 0 && sequence <= *last) {
+absl::Status CheckSequence(int64_t sequence, std::optional<int64_t>* last) {
+  if (last->has_value() && sequence <= **last) {
     return InvalidFieldError("sequence_number",
-                             absl::StrCat("is ", sequence, " after ", *last,
+                             absl::StrCat("is ", sequence, " after ", **last,
                                           "; sequence numbers must increase"));
   }
   *last = sequence;
@@ -106,7 +107,7 @@ template <typename Request, typename Response, typename Process>
 absl::Status ServeBatchStream(
     grpc::ServerReaderWriter<Response, Request>* stream, Process process) {
   Request request;
-  int64_t last_sequence = -1;
+  std::optional<int64_t> last_sequence;
   while (stream->Read(&request)) {
     CUSTRA_RETURN_IF_ERROR(
         CheckSequence(request.sequence_number(), &last_sequence));

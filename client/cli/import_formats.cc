@@ -3,6 +3,7 @@
 #include <csv.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
@@ -177,11 +178,19 @@ class OnlineRetailConverter final : public RowConverter<v1::Transaction> {
     }
     double quantity = 0;
     if (!absl::SimpleAtod(columns_.Get(record, "Quantity"), &quantity) ||
-        quantity != static_cast<double>(static_cast<int64_t>(quantity))) {
-      return Reject("Quantity is not a whole number");
+        !std::isfinite(quantity) || std::abs(quantity) > 1e9 ||
+        quantity != std::trunc(quantity)) {
+      return Reject("Quantity", "INVALID_VALUE",
+                    "is not a whole number within +/- 1e9");
     }
     auto price = ParseDecimalMicros(columns_.Get(record, "UnitPrice"));
     if (!price) return Reject("UnitPrice is not a decimal number");
+    int64_t amount = 0;
+    if (__builtin_mul_overflow(static_cast<int64_t>(quantity), *price,
+                               &amount)) {
+      return Reject("UnitPrice", "OUT_OF_RANGE",
+                    "Quantity x UnitPrice is out of range");
+    }
     const std::string date = columns_.Get(record, "InvoiceDate");
     auto time = ParseTime(date, "");
     if (!time)
@@ -192,8 +201,7 @@ class OnlineRetailConverter final : public RowConverter<v1::Transaction> {
     t.set_customer_id(NormalizeNumericId(customer));
     SetTime(*time, t.mutable_time());
     t.mutable_amount()->set_currency_code(currency_);
-    t.mutable_amount()->set_amount_micros(static_cast<int64_t>(quantity) *
-                                          *price);
+    t.mutable_amount()->set_amount_micros(amount);
     t.set_quantity(quantity);
     t.set_order_id(invoice);
     t.set_product(columns_.Get(record, "StockCode"));

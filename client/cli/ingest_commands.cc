@@ -79,6 +79,13 @@ struct Origin {
   int64_t line = 0;
 };
 
+// The origin of the row at `index`, or an empty one for an index the
+// server should not have sent.
+Origin OriginAt(const std::vector<Origin>& origins, int64_t index) {
+  if (index < 0 || index >= static_cast<int64_t>(origins.size())) return {};
+  return origins[index];
+}
+
 // A row refused before or by the server.
 struct RejectedRow {
   Origin origin;
@@ -313,8 +320,8 @@ absl::Status ImportTransactionsCommand(Client& client,
   if (!summary.ok()) return summary.status();
   const int64_t client_rejected = static_cast<int64_t>(rejected.size());
   for (const ImportRejection& r : summary->rejections) {
-    rejected.push_back(RejectedRow{origins[r.row], r.row_id, r.field, r.reason,
-                                   r.description});
+    rejected.push_back(RejectedRow{OriginAt(origins, r.row), r.row_id, r.field,
+                                   r.reason, r.description});
   }
   if (!flags.rejects_path.empty()) {
     absl::Status written = WriteRejects(flags.rejects_path, files, rejected);
@@ -402,7 +409,7 @@ absl::Status ImportCustomersCommand(Client& client, const ImportFlags& flags) {
         counts["unchanged"] += result->unchanged_count();
         for (const auto& r : result->results()) {
           if (!r.has_rejection()) continue;
-          rejected.push_back(RejectedRow{origins[r.row_index()],
+          rejected.push_back(RejectedRow{OriginAt(origins, r.row_index()),
                                          r.customer_id(), r.rejection().field(),
                                          ShortReason(r.rejection().reason()),
                                          r.rejection().description()});
@@ -429,9 +436,9 @@ absl::Status ImportInteractionsCommand(Client& client,
         counts["duplicates"] += result->duplicate_count();
         counts["customers created"] += result->customers_created_count();
         for (const auto& e : result->rejections()) {
-          rejected.push_back(RejectedRow{origins[e.row_index()], e.row_id(),
-                                         e.field(), ShortReason(e.reason()),
-                                         e.description()});
+          rejected.push_back(
+              RejectedRow{OriginAt(origins, e.row_index()), e.row_id(),
+                          e.field(), ShortReason(e.reason()), e.description()});
         }
         return absl::OkStatus();
       },

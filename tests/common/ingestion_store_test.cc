@@ -269,5 +269,53 @@ TEST_F(IngestionStoreTest, InteractionFilterSelectsKindChannelAndTime) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_F(IngestionStoreTest, RequestIdReusedForOtherRowsIsRefused) {
+  std::vector<TransactionRow> first = {Txn("a", "c", Day(2023, 1, 1), 5),
+                                       Txn("b", "c", Day(2023, 1, 1), 5)};
+  ASSERT_TRUE(Store().RecordTransactions("req", first).ok());
+  // Same id, a different (larger) batch: a resumed import with another
+  // batch size. Replaying would hide row "d".
+  std::vector<TransactionRow> second = first;
+  second.push_back(Txn("d", "c", Day(2023, 1, 1), 5));
+  EXPECT_THAT(Store().RecordTransactions("req", second),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(Store().GetCustomer("c")->stats.transaction_count, 2);
+}
+
+TEST_F(IngestionStoreTest, ReplayWorksWhenRejectedIdsHoldSeparators) {
+  std::vector<TransactionRow> rows = {Txn("a\x1F\x1E", "c", Day(2023, 1, 1), 5),
+                                      Txn("ok", "c", Day(2023, 1, 1), 5)};
+  auto first = Store().RecordTransactions("req", rows);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->rejected, 1);
+  auto replay = Store().RecordTransactions("req", rows);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_TRUE(replay->replayed);
+  ASSERT_EQ(replay->rejections.size(), 1u);
+  EXPECT_EQ(replay->rejections[0].row_id, "a\x1F\x1E");
+}
+
+TEST_F(IngestionStoreTest, AmountsBeyondOneBillionUnitsAreOutOfRange) {
+  std::vector<TransactionRow> rows = {
+      Txn("big", "c", Day(2023, 1, 1), 9'000'000'000'000'000'000),
+      Txn("max", "c", Day(2023, 1, 1), 1'000'000'000'000'000)};
+  auto result = Store().RecordTransactions("", rows);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->accepted, 1);
+  ASSERT_EQ(result->rejected, 1);
+  EXPECT_EQ(result->rejections[0].reason, RejectReason::kOutOfRange);
+}
+
+TEST_F(IngestionStoreTest, TransactionIdsAndOrderIdsNeverShareAnOrder) {
+  // "X" is a transaction without an order on day 1 and an order id on
+  // day 2: two orders, not one.
+  std::vector<TransactionRow> rows = {Txn("X", "c", Day(2023, 1, 1), 5),
+                                      Txn("t2", "c", Day(2023, 1, 2), 5, "X")};
+  ASSERT_TRUE(Store().RecordTransactions("", rows).ok());
+  auto c = Store().GetCustomer("c");
+  EXPECT_EQ(c->stats.order_count, 2);
+  EXPECT_EQ(c->stats.purchase_day_count, 2);
+}
+
 }  // namespace
 }  // namespace custra
