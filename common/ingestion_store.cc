@@ -195,6 +195,46 @@ void SaveRequest(SQLite::Database& db, absl::string_view kind,
   insert.exec();
 }
 
+// One idempotent write: its kind, request id (empty: not idempotent) and
+// the fingerprint of its rows.
+struct RequestKey {
+  absl::string_view kind;
+  absl::string_view request_id;
+  std::string fingerprint;
+};
+
+template <typename Row>
+RequestKey KeyOf(absl::string_view kind, absl::string_view request_id,
+                 std::span<const Row> rows) {
+  return RequestKey{kind, request_id,
+                    request_id.empty() ? "" : Fingerprint(rows)};
+}
+
+// The result of an earlier request with the same key, marked replayed;
+// nullopt when the write is new (or has no request id).
+template <typename Result, typename Decode>
+absl::StatusOr<std::optional<Result>> Replay(SQLite::Database& db,
+                                             const RequestKey& key,
+                                             Decode decode) {
+  if (key.request_id.empty()) return std::nullopt;
+  CUSTRA_ASSIGN_OR_RETURN(
+      std::optional<std::string> stored,
+      LoadRequest(db, key.kind, key.request_id, key.fingerprint));
+  if (!stored) return std::nullopt;
+  std::optional<Result> result = decode(*stored);
+  if (!result) return absl::InternalError("unreadable stored result");
+  result->replayed = true;
+  return result;
+}
+
+// Stores the encoded result of a write that has a request id.
+void Remember(SQLite::Database& db, const RequestKey& key,
+              const std::string& encoded, absl::Time now) {
+  if (!key.request_id.empty()) {
+    SaveRequest(db, key.kind, key.request_id, key.fingerprint, encoded, now);
+  }
+}
+
 std::string ReadCurrency(SQLite::Database& db) {
   SQLite::Statement select(
       db, "SELECT value FROM tenant_meta WHERE key = 'currency'");
@@ -453,19 +493,11 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
   return CatchSqlite(
       "recording transactions", [&]() -> absl::StatusOr<IngestResult> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-        const std::string fingerprint =
-            request_id.empty() ? "" : Fingerprint(rows);
-        if (!request_id.empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              auto stored,
-              LoadRequest(*db_, "transactions", request_id, fingerprint));
-          if (stored) {
-            auto result = DecodeIngestResult(*stored);
-            if (!result) return absl::InternalError("unreadable stored result");
-            result->replayed = true;
-            return *result;
-          }
-        }
+        const RequestKey key = KeyOf("transactions", request_id, rows);
+        CUSTRA_ASSIGN_OR_RETURN(
+            std::optional<IngestResult> replayed,
+            Replay<IngestResult>(*db_, key, DecodeIngestResult));
+        if (replayed) return *std::move(replayed);
         std::string currency = ReadCurrency(*db_);
         const std::string original_currency = currency;
         IngestResult result;
@@ -610,10 +642,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
           update.reset();
         }
         if (currency != original_currency) WriteCurrency(*db_, currency);
-        if (!request_id.empty()) {
-          SaveRequest(*db_, "transactions", request_id, fingerprint,
-                      EncodeIngestResult(result), now_);
-        }
+        Remember(*db_, key, EncodeIngestResult(result), now_);
         txn.commit();
         return result;
       });
@@ -624,19 +653,11 @@ absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
   return CatchSqlite(
       "recording interactions", [&]() -> absl::StatusOr<IngestResult> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-        const std::string fingerprint =
-            request_id.empty() ? "" : Fingerprint(rows);
-        if (!request_id.empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              auto stored,
-              LoadRequest(*db_, "interactions", request_id, fingerprint));
-          if (stored) {
-            auto result = DecodeIngestResult(*stored);
-            if (!result) return absl::InternalError("unreadable stored result");
-            result->replayed = true;
-            return *result;
-          }
-        }
+        const RequestKey key = KeyOf("interactions", request_id, rows);
+        CUSTRA_ASSIGN_OR_RETURN(
+            std::optional<IngestResult> replayed,
+            Replay<IngestResult>(*db_, key, DecodeIngestResult));
+        if (replayed) return *std::move(replayed);
         IngestResult result;
         SQLite::Statement insert(
             *db_,
@@ -681,10 +702,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
         }
         result.rejected = static_cast<int>(result.rejections.size());
         result.customers_created = EnsureCustomers(*db_, customer_ids, now_);
-        if (!request_id.empty()) {
-          SaveRequest(*db_, "interactions", request_id, fingerprint,
-                      EncodeIngestResult(result), now_);
-        }
+        Remember(*db_, key, EncodeIngestResult(result), now_);
         txn.commit();
         return result;
       });
@@ -900,19 +918,11 @@ absl::StatusOr<CustomerBatchResult> IngestionStore::UpsertCustomers(
   return CatchSqlite(
       "upserting customers", [&]() -> absl::StatusOr<CustomerBatchResult> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-        const std::string fingerprint =
-            request_id.empty() ? "" : Fingerprint(customers);
-        if (!request_id.empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              auto stored,
-              LoadRequest(*db_, "customers", request_id, fingerprint));
-          if (stored) {
-            auto result = DecodeCustomerResult(*stored);
-            if (!result) return absl::InternalError("unreadable stored result");
-            result->replayed = true;
-            return *result;
-          }
-        }
+        const RequestKey key = KeyOf("customers", request_id, customers);
+        CUSTRA_ASSIGN_OR_RETURN(
+            std::optional<CustomerBatchResult> replayed,
+            Replay<CustomerBatchResult>(*db_, key, DecodeCustomerResult));
+        if (replayed) return *std::move(replayed);
         const std::string currency = ReadCurrency(*db_);
         CustomerBatchResult result;
         for (size_t i = 0; i < customers.size(); ++i) {
@@ -952,10 +962,7 @@ absl::StatusOr<CustomerBatchResult> IngestionStore::UpsertCustomers(
           }
           result.results.push_back(std::move(w));
         }
-        if (!request_id.empty()) {
-          SaveRequest(*db_, "customers", request_id, fingerprint,
-                      EncodeCustomerResult(result), now_);
-        }
+        Remember(*db_, key, EncodeCustomerResult(result), now_);
         txn.commit();
         return result;
       });

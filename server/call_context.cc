@@ -42,6 +42,11 @@ absl::Status CallGate::AdmitAdmin(const grpc::ServerContextBase& context,
   CUSTRA_RETURN_IF_ERROR(
       authenticator_->AuthenticateAdminCall(Header(context, "authorization"))
           .status());
+  return CheckAdminTenant(context, request_tenant);
+}
+
+absl::Status CallGate::CheckAdminTenant(const grpc::ServerContextBase& context,
+                                        absl::string_view request_tenant) {
   if (!request_tenant.empty()) {
     CUSTRA_RETURN_IF_ERROR(ValidateTenantId(request_tenant, "tenant_id"));
   }

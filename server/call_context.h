@@ -107,6 +107,13 @@ class CallGate {
     return ToGrpcStatus(handler());
   }
 
+  // Checks the tenant an admin request names (if any) and the call's
+  // x-tenant-id header (if any): each must be a valid id, and they must
+  // agree. For requests that name their tenant only once the call has
+  // started (a restore upload).
+  static absl::Status CheckAdminTenant(const grpc::ServerContextBase& context,
+                                       absl::string_view request_tenant);
+
   // The value of a request header, or empty.
   static absl::string_view Header(const grpc::ServerContextBase& context,
                                   absl::string_view name);

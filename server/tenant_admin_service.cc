@@ -248,13 +248,7 @@ absl::Status TenantAdminServiceImpl::ReceiveRestore(
     if (tenant_id.empty()) {
       tenant_id = message.tenant_id();
       CUSTRA_RETURN_IF_ERROR(ValidateTenantId(tenant_id));
-      const absl::string_view header = CallGate::Header(context, "x-tenant-id");
-      if (!header.empty() && header != tenant_id) {
-        return InvalidFieldError(
-            "tenant_id",
-            absl::StrCat("names tenant ", tenant_id,
-                         " but the x-tenant-id header says ", header));
-      }
+      CUSTRA_RETURN_IF_ERROR(CallGate::CheckAdminTenant(context, tenant_id));
       scratch = std::make_unique<ScratchFile>(
           scratch_dir_, absl::StrCat("restore-", tenant_id));
       out.open(scratch->path(), std::ios::binary | std::ios::trunc);

@@ -135,24 +135,23 @@ class Cli {
     return format;
   }
 
-  // Runs `body(client)` with an admin connection and maps its status to the
-  // exit code.
+  // Runs `body(client)` with an admin connection (the admin key) or a
+  // tenant one (the API key) and maps its status to the exit code.
   int WithAdmin(const std::function<absl::Status(Client&)>& body) {
-    auto client = Connect(/*admin=*/true);
-    if (!client.ok()) return ReportError(client.status());
-    absl::Status status = body(**client);
-    return status.ok() ? 0 : ReportError(status);
+    return With(/*admin=*/true, body);
   }
-
-  // As WithAdmin, with the tenant API key.
   int WithTenant(const std::function<absl::Status(Client&)>& body) {
-    auto client = Connect(/*admin=*/false);
-    if (!client.ok()) return ReportError(client.status());
-    absl::Status status = body(**client);
-    return status.ok() ? 0 : ReportError(status);
+    return With(/*admin=*/false, body);
   }
 
  private:
+  int With(bool admin, const std::function<absl::Status(Client&)>& body) {
+    auto client = Connect(admin);
+    if (!client.ok()) return ReportError(client.status());
+    absl::Status status = body(**client);
+    return status.ok() ? 0 : ReportError(status);
+  }
+
   GlobalFlags* flags_;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/cli/import_formats.h"
+#include "common/status_macros.h"
 
 namespace custra::cli {
 namespace {
@@ -25,11 +26,6 @@ std::string ShortReason(v1::IngestionRejectReason reason) {
   constexpr absl::string_view kPrefix = "INGESTION_REJECT_REASON_";
   return absl::StartsWith(name, kPrefix) ? name.substr(kPrefix.size()) : name;
 }
-
-#define CUSTRA_CLI_ASSIGN(name, expr)             \
-  auto name##_or = (expr);                        \
-  if (!name##_or.ok()) return name##_or.status(); \
-  auto name = *std::move(name##_or)
 
 // Files named on the command line; directories expand to their regular
 // files in name order.
@@ -273,8 +269,8 @@ void PrintSummary(absl::string_view what, size_t files, int64_t rows,
 
 absl::Status ImportTransactionsCommand(Client& client,
                                        const ImportFlags& flags) {
-  CUSTRA_CLI_ASSIGN(files, ExpandInputs(flags.inputs));
-  CUSTRA_CLI_ASSIGN(mapping, ParseMapping(flags.map));
+  CUSTRA_ASSIGN_OR_RETURN(auto files, ExpandInputs(flags.inputs));
+  CUSTRA_ASSIGN_OR_RETURN(auto mapping, ParseMapping(flags.map));
   std::unique_ptr<RowConverter<v1::Transaction>> converter;
   RecordReader::Syntax syntax = RecordReader::Syntax::kCsv;
   if (flags.format == "cdnow") {
@@ -394,8 +390,8 @@ absl::Status ImportUnary(absl::string_view what, const ImportFlags& flags,
 }
 
 absl::Status ImportCustomersCommand(Client& client, const ImportFlags& flags) {
-  CUSTRA_CLI_ASSIGN(files, ExpandInputs(flags.inputs));
-  CUSTRA_CLI_ASSIGN(mapping, ParseMapping(flags.map));
+  CUSTRA_ASSIGN_OR_RETURN(auto files, ExpandInputs(flags.inputs));
+  CUSTRA_ASSIGN_OR_RETURN(auto mapping, ParseMapping(flags.map));
   return ImportUnary<v1::Customer>(
       "customers", flags, NewCsvCustomerConverter(mapping),
       [&](const std::vector<v1::Customer>& batch, const std::string& request_id,
@@ -421,8 +417,8 @@ absl::Status ImportCustomersCommand(Client& client, const ImportFlags& flags) {
 
 absl::Status ImportInteractionsCommand(Client& client,
                                        const ImportFlags& flags) {
-  CUSTRA_CLI_ASSIGN(files, ExpandInputs(flags.inputs));
-  CUSTRA_CLI_ASSIGN(mapping, ParseMapping(flags.map));
+  CUSTRA_ASSIGN_OR_RETURN(auto files, ExpandInputs(flags.inputs));
+  CUSTRA_ASSIGN_OR_RETURN(auto mapping, ParseMapping(flags.map));
   return ImportUnary<v1::Interaction>(
       "interactions", flags,
       NewCsvInteractionConverter(mapping, flags.time_format),

@@ -34,6 +34,17 @@ std::string EnumText(const google::protobuf::EnumValueDescriptor* value) {
   return name;
 }
 
+// JSON with the proto field names, as one line or indented.
+std::string ToJson(const Message& message, bool pretty = true) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = pretty;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  while (!json.empty() && json.back() == '\n') json.pop_back();
+  return json;
+}
+
 std::string MessageText(const Message& message) {
   const std::string& type = message.GetDescriptor()->full_name();
   const Reflection* reflection = message.GetReflection();
@@ -61,10 +72,7 @@ std::string MessageText(const Message& message) {
     return absl::StrFormat("%04d-%02d-%02d", get("year"), get("month"),
                            get("day"));
   }
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
+  return ToJson(message, /*pretty=*/false);
 }
 
 std::string ScalarText(const Message& message, const FieldDescriptor* field,
@@ -122,16 +130,6 @@ std::string ScalarText(const Message& message, const FieldDescriptor* field,
 std::string CsvEscape(const std::string& text) {
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
   return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
-}
-
-std::string ToJson(const Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  while (!json.empty() && json.back() == '\n') json.pop_back();
-  return json;
 }
 
 std::vector<const FieldDescriptor*> Columns(

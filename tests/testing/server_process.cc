@@ -98,14 +98,4 @@ int ServerProcess::SignalAndWait(int signal) {
   return Wait();
 }
 
-std::string ServerProcess::RemainingOutput() {
-  std::string out;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(stdout_fd_, buffer, sizeof(buffer))) > 0) {
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  return out;
-}
-
 }  // namespace custra::testing

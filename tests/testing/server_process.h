@@ -34,9 +34,7 @@ class ServerProcess {
 
   // "127.0.0.1:<port>".
   const std::string& address() const { return address_; }
-  int port() const { return port_; }
   const std::string& admin_key() const { return options_.admin_key; }
-  pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits for the process to exit; returns its exit
   // status as from waitpid (use WIFEXITED / WEXITSTATUS).
@@ -45,9 +43,6 @@ class ServerProcess {
   void Signal(int signal);
   // Waits for exit; the waitpid status.
   int Wait();
-  // Everything the server wrote to stdout after the "listening" line, once
-  // it has exited.
-  std::string RemainingOutput();
 
  private:
   explicit ServerProcess(Options options) : options_(std::move(options)) {}
