@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "custra/v1/ingestion.grpc.pb.h"
+#include "custra/v1/segmentation.grpc.pb.h"
 #include "custra/v1/tenant_admin.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -35,6 +36,13 @@ std::string RetryServiceConfig() {
       {"custra.v1.IngestionService", "GetCustomer"},
       {"custra.v1.IngestionService", "ListCustomers"},
       {"custra.v1.IngestionService", "ListInteractions"},
+      {"custra.v1.SegmentationService", "GetRun"},
+      {"custra.v1.SegmentationService", "ListRuns"},
+      {"custra.v1.SegmentationService", "ListSegmentMembers"},
+      {"custra.v1.SegmentationService", "GetCustomerSegments"},
+      {"custra.v1.SegmentationService", "CompareRuns"},
+      {"custra.v1.SegmentationService", "ListSegmentTransitionMembers"},
+      {"custra.v1.SegmentationService", "GetStructureReport"},
       {"grpc.health.v1.Health", "Check"},
   };
   std::vector<std::string> names;
@@ -136,6 +144,7 @@ struct Client::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::TenantAdminService::Stub> admin;
   std::unique_ptr<v1::IngestionService::Stub> ingestion;
+  std::unique_ptr<v1::SegmentationService::Stub> segmentation;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
 
   // A context with the deadline and the auth headers. `tenant` overrides
@@ -193,6 +202,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   impl->admin = v1::TenantAdminService::NewStub(impl->channel);
   impl->health = grpc::health::v1::Health::NewStub(impl->channel);
   impl->ingestion = v1::IngestionService::NewStub(impl->channel);
+  impl->segmentation = v1::SegmentationService::NewStub(impl->channel);
   impl->options = std::move(options);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -485,6 +495,105 @@ absl::StatusOr<std::vector<v1::Interaction>> Client::ListInteractions(
   } while (!request.page_token().empty() &&
            (limit <= 0 || static_cast<int64_t>(out.size()) < limit));
   return out;
+}
+
+// --- SegmentationService ----------------------------------------------------
+
+absl::StatusOr<v1::SegmentationRun> Client::RunSegmentation(
+    const v1::RunSegmentationRequest& request) {
+  v1::RunSegmentationResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->segmentation->RunSegmentation(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.run();
+}
+
+absl::StatusOr<v1::SegmentationRun> Client::GetRun(absl::string_view run_id) {
+  v1::GetRunRequest request;
+  request.set_run_id(std::string(run_id));
+  v1::GetRunResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->segmentation->GetRun(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.run();
+}
+
+absl::StatusOr<v1::ListRunsResponse> Client::ListRuns(
+    const v1::ListRunsRequest& request) {
+  v1::ListRunsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->segmentation->ListRuns(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ListSegmentMembersResponse> Client::ListSegmentMembers(
+    const v1::ListSegmentMembersRequest& request) {
+  v1::ListSegmentMembersResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->segmentation->ListSegmentMembers(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::GetCustomerSegmentsResponse> Client::GetCustomerSegments(
+    absl::string_view customer_id) {
+  v1::GetCustomerSegmentsRequest request;
+  request.set_customer_id(std::string(customer_id));
+  v1::GetCustomerSegmentsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->segmentation->GetCustomerSegments(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::CompareRunsResponse> Client::CompareRuns(
+    absl::string_view base_run_id, absl::string_view target_run_id) {
+  v1::CompareRunsRequest request;
+  request.set_base_run_id(std::string(base_run_id));
+  request.set_target_run_id(std::string(target_run_id));
+  v1::CompareRunsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->segmentation->CompareRuns(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ListSegmentTransitionMembersResponse>
+Client::ListSegmentTransitionMembers(
+    const v1::ListSegmentTransitionMembersRequest& request) {
+  v1::ListSegmentTransitionMembersResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->segmentation->ListSegmentTransitionMembers(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::Status Client::DeleteRun(absl::string_view run_id) {
+  v1::DeleteRunRequest request;
+  request.set_run_id(std::string(run_id));
+  v1::DeleteRunResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  return FromGrpcStatus(
+      impl_->segmentation->DeleteRun(context.get(), request, &response));
+}
+
+absl::StatusOr<v1::StructureReport> Client::GetStructureReport(
+    const v1::GetStructureReportRequest& request) {
+  v1::GetStructureReportResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->segmentation->GetStructureReport(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.report();
 }
 
 namespace {

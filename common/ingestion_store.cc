@@ -1,6 +1,7 @@
 #include "common/ingestion_store.h"
 
 #include <cmath>
+#include <cstdint>
 #include <deque>
 #include <utility>
 
@@ -15,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "common/errors.h"
 #include "common/ingestion_validation.h"
+#include "common/request_log.h"
 #include "common/sha256.h"
 #include "common/sqlite_util.h"
 #include "common/status_macros.h"
@@ -157,44 +159,6 @@ std::string Fingerprint(std::span<const Row> rows) {
   return hash.HexDigest();
 }
 
-// The stored result of an earlier request with this id, nullopt for a new
-// id, FAILED_PRECONDITION when the id was used for other rows.
-absl::StatusOr<std::optional<std::string>> LoadRequest(
-    SQLite::Database& db, absl::string_view kind, absl::string_view request_id,
-    absl::string_view fingerprint) {
-  SQLite::Statement select(db,
-                           "SELECT fingerprint, result FROM ingest_requests "
-                           "WHERE kind = ? AND request_id = ?");
-  select.bind(1, std::string(kind));
-  select.bind(2, std::string(request_id));
-  if (!select.executeStep()) return std::nullopt;
-  if (select.getColumn(0).getString() != fingerprint) {
-    return WithReason(
-        absl::FailedPreconditionError(absl::StrCat(
-            "request_id ", request_id,
-            " was already used for a different batch; use a new request id "
-            "(an import resumed with another batch size needs a new "
-            "--resume-id)")),
-        reason::kFailedPrecondition);
-  }
-  return std::make_optional(select.getColumn(1).getString());
-}
-
-void SaveRequest(SQLite::Database& db, absl::string_view kind,
-                 absl::string_view request_id, absl::string_view fingerprint,
-                 const std::string& result, absl::Time now) {
-  SQLite::Statement insert(db,
-                           "INSERT OR REPLACE INTO ingest_requests(kind, "
-                           "request_id, fingerprint, result, create_time_us) "
-                           "VALUES (?, ?, ?, ?, ?)");
-  insert.bind(1, std::string(kind));
-  insert.bind(2, std::string(request_id));
-  insert.bind(3, std::string(fingerprint));
-  insert.bind(4, result);
-  insert.bind(5, static_cast<int64_t>(Micros(now)));
-  insert.exec();
-}
-
 // One idempotent write: its kind, request id (empty: not idempotent) and
 // the fingerprint of its rows.
 struct RequestKey {
@@ -291,26 +255,29 @@ struct CustomerDelta {
 struct LineDelta {
   int64_t amount = 0;
   int64_t purchase_lines = 0;
+  int64_t profit = 0;  // customer_days only.
+  int64_t orders = 0;  // customer_days only: orders that became purchases.
+  // customer_orders only: the earliest day of the order's purchase lines in
+  // this batch, the day an order that becomes a purchase is counted on.
+  int64_t first_purchase_day = INT64_MAX;
 };
 
 // Applies summed line deltas to customer_days or customer_orders (keys end
-// with the customer id) and
-// counts keys that became purchases (purchase_lines went from 0 to > 0).
-template <typename Key, typename BindKey>
-void ApplyLineDeltas(
-    SQLite::Statement& upsert, const absl::btree_map<Key, LineDelta>& deltas,
-    BindKey bind_key,
-    absl::btree_map<absl::string_view, CustomerDelta>& customers,
-    int64_t CustomerDelta::*counter) {
+// with the customer id) and calls `became_purchase` for each key that became
+// a purchase (purchase_lines went from 0 to > 0).
+template <typename Key, typename BindKey, typename OnPurchase>
+void ApplyLineDeltas(SQLite::Statement& upsert,
+                     const absl::btree_map<Key, LineDelta>& deltas,
+                     BindKey bind_key, OnPurchase became_purchase) {
   for (const auto& [key, delta] : deltas) {
-    bind_key(upsert, key);
+    bind_key(upsert, key, delta);
     upsert.bind(3, static_cast<int64_t>(delta.amount));
     upsert.bind(4, static_cast<int64_t>(delta.purchase_lines));
     int64_t after = 0;
     if (upsert.executeStep()) after = upsert.getColumn(0).getInt64();
     upsert.reset();
     if (delta.purchase_lines > 0 && after == delta.purchase_lines) {
-      ++(customers[key.second].*counter);
+      became_purchase(key, delta);
     }
   }
 }
@@ -424,13 +391,14 @@ absl::StatusOr<InteractionFilter> ParseInteractionFilter(
   return out;
 }
 
-absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter) {
+absl::StatusOr<CustomerFilter> ParseCustomerFilter(
+    absl::string_view filter, absl::string_view field_name) {
   CustomerFilter out;
   for (const std::string& raw : FilterTerms(filter)) {
     absl::string_view term = absl::StripAsciiWhitespace(raw);
     const size_t eq = term.find('=');
     if (eq == absl::string_view::npos) {
-      return InvalidFieldError("filter",
+      return InvalidFieldError(field_name,
                                absl::StrCat("'", term, "' is not field=value"));
     }
     std::string field =
@@ -449,9 +417,9 @@ absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter) {
         out.kind = 3;
       } else {
         return InvalidFieldError(
-            "filter", absl::StrCat("kind '", value,
-                                   "' is not INDIVIDUAL, ENTERPRISE or "
-                                   "GOVERNMENT"));
+            field_name, absl::StrCat("kind '", value,
+                                     "' is not INDIVIDUAL, ENTERPRISE or "
+                                     "GOVERNMENT"));
       }
     } else if (field == "size") {
       const std::string v = DecodeEnumTerm(value, "CUSTOMER_SIZE_");
@@ -461,8 +429,8 @@ absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter) {
       }
       if (!out.size) {
         return InvalidFieldError(
-            "filter", absl::StrCat("size '", value,
-                                   "' is not MICRO, SMALL, MEDIUM or LARGE"));
+            field_name, absl::StrCat("size '", value,
+                                     "' is not MICRO, SMALL, MEDIUM or LARGE"));
       }
     } else if (field == "industry") {
       out.industry = std::string(value);
@@ -474,12 +442,37 @@ absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter) {
       out.tag = std::string(value);
     } else {
       return InvalidFieldError(
-          "filter", absl::StrCat("unknown field '", field,
-                                 "'; use kind, size, industry, region, "
-                                 "channel or tag"));
+          field_name, absl::StrCat("unknown field '", field,
+                                   "'; use kind, size, industry, region, "
+                                   "channel or tag"));
     }
   }
   return out;
+}
+
+std::string CustomerFilterCondition(const CustomerFilter& filter) {
+  std::vector<std::string> where = {"1"};
+  if (filter.kind) where.push_back("c.kind = ?2");
+  if (filter.size) where.push_back("c.size = ?3");
+  if (filter.industry) where.push_back("c.industry = ?4");
+  if (filter.region) where.push_back("c.region = ?5");
+  if (filter.channel) where.push_back("c.acquisition_channel = ?6");
+  if (filter.tag) {
+    where.push_back(
+        "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id "
+        "AND t.tag = ?7)");
+  }
+  return absl::StrJoin(where, " AND ");
+}
+
+void BindCustomerFilter(SQLite::Statement& statement,
+                        const CustomerFilter& filter) {
+  if (filter.kind) statement.bind(2, *filter.kind);
+  if (filter.size) statement.bind(3, *filter.size);
+  if (filter.industry) statement.bind(4, *filter.industry);
+  if (filter.region) statement.bind(5, *filter.region);
+  if (filter.channel) statement.bind(6, *filter.channel);
+  if (filter.tag) statement.bind(7, *filter.tag);
 }
 
 absl::StatusOr<std::string> IngestionStore::TenantCurrency() {
@@ -564,9 +557,11 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             c.last_purchase_us =
                 std::max(c.last_purchase_us.value_or(time_us), time_us);
           }
-          LineDelta& day = days[{DayOf(time_us), row.customer_id}];
+          const int64_t day_number = DayOf(time_us);
+          LineDelta& day = days[{day_number, row.customer_id}];
           day.amount += amount;
           day.purchase_lines += purchase ? 1 : 0;
+          if (cost) day.profit += amount - *cost;
           // Orders and order-less transactions live in separate key spaces
           // ("o:" / "t:"), so a transaction id never collides with an order.
           order_keys.push_back(row.order_id.empty()
@@ -575,6 +570,10 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
           LineDelta& order = orders[{order_keys.back(), row.customer_id}];
           order.amount += amount;
           order.purchase_lines += purchase ? 1 : 0;
+          if (purchase) {
+            order.first_purchase_day =
+                std::min(order.first_purchase_day, day_number);
+          }
         }
         result.rejected = static_cast<int>(result.rejections.size());
 
@@ -583,23 +582,9 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         for (const auto& [id, delta] : customers) ids.emplace_back(id);
         result.customers_created = EnsureCustomers(*db_, ids, now_);
 
-        SQLite::Statement day_upsert(
-            *db_,
-            "INSERT INTO customer_days(customer_id, day, amount_micros, "
-            "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(day, customer_id) "
-            "DO "
-            "UPDATE SET amount_micros = amount_micros + "
-            "excluded.amount_micros, "
-            "purchase_lines = purchase_lines + excluded.purchase_lines "
-            "RETURNING purchase_lines");
-        ApplyLineDeltas(
-            day_upsert, days,
-            [](SQLite::Statement& s,
-               const std::pair<int64_t, absl::string_view>& key) {
-              s.bind(1, std::string(key.second));
-              s.bind(2, static_cast<int64_t>(key.first));
-            },
-            customers, &CustomerDelta::new_days);
+        // Orders first: an order that becomes a purchase is counted on the
+        // day of its earliest purchase line in this batch (a day whose
+        // delta exists, since that line is in the batch).
         SQLite::Statement order_upsert(
             *db_,
             "INSERT INTO customer_orders(customer_id, order_id, amount_micros, "
@@ -607,14 +592,38 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             "customer_id) DO UPDATE SET amount_micros = amount_micros + "
             "excluded.amount_micros, purchase_lines = purchase_lines + "
             "excluded.purchase_lines RETURNING purchase_lines");
+        using OrderKey = std::pair<absl::string_view, absl::string_view>;
         ApplyLineDeltas(
             order_upsert, orders,
-            [](SQLite::Statement& s,
-               const std::pair<absl::string_view, absl::string_view>& key) {
+            [](SQLite::Statement& s, const OrderKey& key, const LineDelta&) {
               s.bind(1, std::string(key.second));
               s.bind(2, std::string(key.first));
             },
-            customers, &CustomerDelta::new_orders);
+            [&](const OrderKey& key, const LineDelta& delta) {
+              ++customers[key.second].new_orders;
+              ++days[{delta.first_purchase_day, key.second}].orders;
+            });
+        SQLite::Statement day_upsert(
+            *db_,
+            "INSERT INTO customer_days(customer_id, day, amount_micros, "
+            "purchase_lines, profit_micros, orders) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(day, customer_id) DO UPDATE SET amount_micros = "
+            "amount_micros + excluded.amount_micros, purchase_lines = "
+            "purchase_lines + excluded.purchase_lines, profit_micros = "
+            "profit_micros + excluded.profit_micros, orders = orders + "
+            "excluded.orders RETURNING purchase_lines");
+        using DayKey = std::pair<int64_t, absl::string_view>;
+        ApplyLineDeltas(
+            day_upsert, days,
+            [](SQLite::Statement& s, const DayKey& key, const LineDelta& d) {
+              s.bind(1, std::string(key.second));
+              s.bind(2, static_cast<int64_t>(key.first));
+              s.bind(5, static_cast<int64_t>(d.profit));
+              s.bind(6, static_cast<int64_t>(d.orders));
+            },
+            [&](const DayKey& key, const LineDelta&) {
+              ++customers[key.second].new_days;
+            });
 
         SQLite::Statement update(
             *db_,
@@ -986,33 +995,17 @@ absl::StatusOr<std::vector<CustomerRecord>> IngestionStore::ListCustomers(
   return CatchSqlite(
       "listing customers",
       [&]() -> absl::StatusOr<std::vector<CustomerRecord>> {
-        std::vector<std::string> where = {"c.id > ?1"};
-        if (filter.kind) where.push_back("c.kind = ?2");
-        if (filter.size) where.push_back("c.size = ?3");
-        if (filter.industry) where.push_back("c.industry = ?4");
-        if (filter.region) where.push_back("c.region = ?5");
-        if (filter.channel) where.push_back("c.acquisition_channel = ?6");
-        if (filter.tag) {
-          where.push_back(
-              "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = "
-              "c.id "
-              "AND t.tag = ?7)");
-        }
+        const std::string where =
+            absl::StrCat("c.id > ?1 AND ", CustomerFilterCondition(filter));
         std::string columns;
         for (absl::string_view col : absl::StrSplit(kCustomerColumns, ", ")) {
           absl::StrAppend(&columns, columns.empty() ? "" : ", ", "c.", col);
         }
         SQLite::Statement select(
             *db_, absl::StrCat("SELECT ", columns, " FROM customers c WHERE ",
-                               absl::StrJoin(where, " AND "),
-                               " ORDER BY c.id LIMIT ?8"));
+                               where, " ORDER BY c.id LIMIT ?8"));
         select.bind(1, std::string(after_id));
-        if (filter.kind) select.bind(2, *filter.kind);
-        if (filter.size) select.bind(3, *filter.size);
-        if (filter.industry) select.bind(4, *filter.industry);
-        if (filter.region) select.bind(5, *filter.region);
-        if (filter.channel) select.bind(6, *filter.channel);
-        if (filter.tag) select.bind(7, *filter.tag);
+        BindCustomerFilter(select, filter);
         select.bind(8, limit);
         std::vector<CustomerRecord> out;
         while (select.executeStep()) out.push_back(ReadCustomerRow(select));

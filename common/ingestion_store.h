@@ -29,9 +29,21 @@ struct CustomerFilter {
 // Parses `field=value` terms joined by AND (case-insensitive keyword), with
 // fields kind, size, industry, region, channel, tag; values bare or in
 // double quotes; kind and size take enum names with or without prefix
-// (ENTERPRISE, CUSTOMER_KIND_ENTERPRISE). INVALID_ARGUMENT on field
-// "filter" naming the bad term.
-absl::StatusOr<CustomerFilter> ParseCustomerFilter(absl::string_view filter);
+// (ENTERPRISE, CUSTOMER_KIND_ENTERPRISE). INVALID_ARGUMENT on `field`
+// (the request field holding the filter) naming the bad term.
+absl::StatusOr<CustomerFilter> ParseCustomerFilter(
+    absl::string_view filter, absl::string_view field = "filter");
+
+// The SQL condition selecting `filter`'s customers from `customers c`, with
+// parameters ?2 to ?7 (bound by BindCustomerFilter); "1" for no filter.
+std::string CustomerFilterCondition(const CustomerFilter& filter);
+void BindCustomerFilter(SQLite::Statement& statement,
+                        const CustomerFilter& filter);
+
+// Whether the filter restricts anything.
+inline bool IsEmpty(const CustomerFilter& f) {
+  return !f.kind && !f.size && !f.industry && !f.region && !f.channel && !f.tag;
+}
 
 // Which interactions ListInteractions returns; unset fields match all.
 // Times are a half-open range [from_us, until_us) in Unix microseconds.

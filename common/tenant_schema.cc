@@ -111,6 +111,46 @@ CREATE TABLE ingest_requests (
   PRIMARY KEY (kind, request_id)
 ) WITHOUT ROWID;
 )sql"},
+    // Windowed analyses (a run's [window start, as of]) read customer_days:
+    // it gains each day's profit and the orders counted on that day (an
+    // order is counted on the day of its earliest purchase line known when
+    // it became a purchase). Existing rollups are filled from the
+    // transactions, with the same day arithmetic as ingestion (floor of
+    // micros / day).
+    {3, "profit and orders per customer day", R"sql(
+ALTER TABLE customer_days ADD COLUMN profit_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE customer_days ADD COLUMN orders INTEGER NOT NULL DEFAULT 0;
+UPDATE customer_days SET profit_micros = b.profit FROM (
+  SELECT customer_id,
+         (time_us - ((time_us % 86400000000) + 86400000000) % 86400000000)
+             / 86400000000 AS day,
+         sum(amount_micros - cost_micros) AS profit
+  FROM transactions WHERE cost_micros IS NOT NULL GROUP BY 1, 2) AS b
+WHERE customer_days.customer_id = b.customer_id AND customer_days.day = b.day;
+UPDATE customer_days SET orders = b.orders FROM (
+  SELECT customer_id, day, count(*) AS orders FROM (
+    SELECT customer_id,
+           CASE WHEN order_id = '' THEN 't:' || id ELSE 'o:' || order_id END,
+           min((time_us - ((time_us % 86400000000) + 86400000000)
+                   % 86400000000) / 86400000000) AS day
+    FROM transactions WHERE amount_micros > 0 GROUP BY 1, 2)
+  GROUP BY 1, 2) AS b
+WHERE customer_days.customer_id = b.customer_id AND customer_days.day = b.day;
+)sql"},
+    // Segmentation runs: the server's encoding of the run (its summary) and
+    // the members packed by customer id (common/segmentation_store.h), so a
+    // run of 100,000 customers is one row written, not 100,000.
+    {4, "segmentation runs", R"sql(
+CREATE TABLE segmentation_runs (
+  id TEXT PRIMARY KEY,
+  model INTEGER NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  run BLOB NOT NULL,
+  members BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX segmentation_runs_by_time
+  ON segmentation_runs(create_time_us, id);
+)sql"},
 };
 
 }  // namespace

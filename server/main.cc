@@ -33,6 +33,7 @@
 #include "custra/v1/segmentation.grpc.pb.h"
 #include "server/call_context.h"
 #include "server/ingestion_service.h"
+#include "server/segmentation_service.h"
 #include "server/tenant_admin_service.h"
 
 namespace custra::server {
@@ -195,9 +196,9 @@ int Run(const ServerFlags& flags) {
   TenantAdminServiceImpl admin_service(&gate, &admin, registry->get(),
                                        fs::path(flags.data_dir) / "scratch");
   IngestionServiceImpl ingestion_service(&gate);
+  SegmentationServiceImpl segmentation_service(&gate);
   // Contract-only services: every method answers UNIMPLEMENTED until its
   // issue lands.
-  v1::SegmentationService::Service segmentation_service;
   v1::KeyAccountService::Service key_account_service;
   v1::OpportunityService::Service opportunity_service;
 

@@ -15,6 +15,7 @@
 #include "client/cli/cli_context.h"
 #include "client/cli/ingest_commands.h"
 #include "client/cli/output.h"
+#include "client/cli/segment_commands.h"
 #include "custra/client.h"
 
 namespace custra::cli {
@@ -247,6 +248,7 @@ int main(int argc, char** argv) {
   AddBackupCommands(app, cli, args, exit_code);
   AddHealthCommand(app, flags, args, exit_code);
   AddIngestCommands(app, cli, args, exit_code);
+  AddSegmentCommands(app, cli, args, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

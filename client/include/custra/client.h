@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "custra/v1/ingestion.pb.h"
+#include "custra/v1/segmentation.pb.h"
 #include "custra/v1/tenant_admin.pb.h"
 
 namespace custra {
@@ -177,6 +178,34 @@ class Client {
   absl::StatusOr<std::vector<v1::Interaction>> ListInteractions(
       absl::string_view customer_id, absl::string_view filter = "",
       int64_t limit = 0);
+
+  // --- SegmentationService (tenant API key) ---
+  // Runs one model over the tenant, stores the run and returns it.
+  absl::StatusOr<v1::SegmentationRun> RunSegmentation(
+      const v1::RunSegmentationRequest& request);
+  // One stored run with its parameters and summary; NOT_FOUND if none.
+  absl::StatusOr<v1::SegmentationRun> GetRun(absl::string_view run_id);
+  // One page of stored runs, newest first (follow next_page_token).
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(
+      const v1::ListRunsRequest& request);
+  // One page of a run's members with the values behind their segment.
+  absl::StatusOr<v1::ListSegmentMembersResponse> ListSegmentMembers(
+      const v1::ListSegmentMembersRequest& request);
+  // The customer's latest assignment under each model.
+  absl::StatusOr<v1::GetCustomerSegmentsResponse> GetCustomerSegments(
+      absl::string_view customer_id);
+  // The transition matrix from the base run's segments to the target's.
+  absl::StatusOr<v1::CompareRunsResponse> CompareRuns(
+      absl::string_view base_run_id, absl::string_view target_run_id);
+  // One page of the customers of one cell of a CompareRuns matrix.
+  absl::StatusOr<v1::ListSegmentTransitionMembersResponse>
+  ListSegmentTransitionMembers(
+      const v1::ListSegmentTransitionMembersRequest& request);
+  // Deletes a run and its assignments; NOT_FOUND if none.
+  absl::Status DeleteRun(absl::string_view run_id);
+  // Computes (does not store) the composition of the customer base.
+  absl::StatusOr<v1::StructureReport> GetStructureReport(
+      const v1::GetStructureReportRequest& request);
 
  private:
   struct Impl;
