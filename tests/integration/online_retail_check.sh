@@ -8,6 +8,9 @@
 # "retail", imports every file of DATA_DIR (the by-day folder) with the CLI,
 # lists the customers as JSON and hands everything to online_retail_check.py,
 # which recomputes the expected aggregates and rejects from the raw CSVs.
+# Then runs RFM and ABC segmentations as of 2011-12-09, lists every member of
+# both runs as JSON and hands them to segmentation_check.py, which recomputes
+# each customer's scores, segment and class with pandas.
 #
 # Exit status: 0 pass, 1 mismatch or failed step, 2 bad usage,
 # 77 skipped (DATA_DIR does not exist; CTest SKIP_RETURN_CODE).
@@ -23,6 +26,7 @@ cli_bin=$2
 data_dir=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 checker=$here/online_retail_check.py
+seg_checker=$here/segmentation_check.py
 python=/usr/bin/python3
 
 if [[ ! -d $data_dir ]]; then
@@ -113,3 +117,26 @@ cat "$tmp/summary.txt"
 
 "$python" "$checker" "$data_dir" "$tmp/customers.json" "$tmp/rejects.csv" \
   "$tmp/summary.txt" || fail "online_retail_check.py found mismatches"
+
+# Segmentation: one RFM and one ABC run as of the last day of the data, every
+# member of each (`runs members` pages through all of them: --limit 0), and
+# segmentation_check.py recomputes scores, segments and classes with pandas.
+as_of=2011-12-09
+run_id() { # run_id RUN_JSON: prints the run's "id" field
+  "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' \
+    "$1"
+}
+for model in rfm abc; do
+  start=$SECONDS
+  "${tenant[@]}" segment "$model" --as-of "$as_of" -o json \
+    >"$tmp/$model-run.json" || fail "segment $model --as-of $as_of"
+  id=$(run_id "$tmp/$model-run.json") || fail "no run id in segment $model output"
+  [[ -n $id ]] || fail "segment $model printed an empty run id"
+  "${tenant[@]}" runs members "$id" --limit 0 -o json \
+    >"$tmp/$model-members.json" || fail "runs members $id ($model)"
+  echo "segment $model: run $id, $((SECONDS - start)) s"
+done
+
+"$python" "$seg_checker" "$data_dir" "$tmp/rfm-run.json" \
+  "$tmp/rfm-members.json" "$tmp/abc-run.json" "$tmp/abc-members.json" ||
+  fail "segmentation_check.py found mismatches"
