@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <numeric>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -30,18 +31,50 @@ std::vector<size_t> Iota(size_t n) {
   return order;
 }
 
-// Sorts `order` (indices) by `before`, then by `id_of` ascending byte-wise,
-// then by index, so the order is total and deterministic.
-template <typename Before, typename IdOf>
-void SortIndices(std::vector<size_t>& order, Before before, IdOf id_of) {
+// The position of each customer in id order (ascending, byte-wise): the
+// identity when the population arrives sorted by id, as the store delivers
+// it, so ties are broken with integer compares instead of string compares.
+template <typename IdOf>
+std::vector<uint32_t> IdRanks(size_t n, IdOf id_of) {
+  std::vector<uint32_t> ranks(n);
+  std::iota(ranks.begin(), ranks.end(), uint32_t{0});
+  bool sorted = true;
+  for (size_t i = 1; i < n && sorted; ++i) sorted = id_of(i - 1) < id_of(i);
+  if (sorted) return ranks;
+  std::vector<uint32_t> by_id = ranks;
+  std::sort(by_id.begin(), by_id.end(), [&](uint32_t a, uint32_t b) {
+    const absl::string_view x = id_of(a), y = id_of(b);
+    return x != y ? x < y : a < b;
+  });
+  for (size_t pos = 0; pos < n; ++pos) ranks[by_id[pos]] = pos;
+  return ranks;
+}
+
+// Sorts `order` (indices) by `before`, then by id rank, so the order is
+// total and deterministic.
+template <typename Before>
+void SortIndices(std::vector<size_t>& order, Before before,
+                 const std::vector<uint32_t>& id_rank) {
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     if (before(a, b)) return true;
     if (before(b, a)) return false;
-    const absl::string_view id_a = id_of(a);
-    const absl::string_view id_b = id_of(b);
-    if (id_a != id_b) return id_a < id_b;
-    return a < b;
+    return id_rank[a] < id_rank[b];
   });
+}
+
+// Indices ordered by an integer value (descending if asked), ties by id
+// rank: one compact key array, sorted without indirection.
+std::vector<uint32_t> OrderByValue(size_t n, auto value_of, bool descending,
+                                   const std::vector<uint32_t>& id_rank) {
+  std::vector<std::pair<std::pair<int64_t, uint32_t>, uint32_t>> keys(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t v = value_of(i);
+    keys[i] = {{descending ? ~v : v, id_rank[i]}, static_cast<uint32_t>(i)};
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<uint32_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = keys[i].second;
+  return order;
 }
 
 SegmentMember NewMember(absl::string_view id, int64_t revenue, int64_t profit) {
@@ -312,10 +345,10 @@ AbcResult RunAbc(std::span<const CustomerWindowStats> customers,
   const double positive_total =
       static_cast<double>(result.positive_value_total);
 
-  std::vector<size_t> order = Iota(n);
-  SortIndices(
-      order, [&](size_t a, size_t b) { return value_of(a) > value_of(b); },
-      [&](size_t i) -> absl::string_view { return customers[i].id; });
+  const std::vector<uint32_t> order = OrderByValue(
+      n, value_of, /*descending=*/true,
+      IdRanks(n,
+              [&](size_t i) -> absl::string_view { return customers[i].id; }));
 
   result.members.resize(n);
   int64_t cumulative = 0;
@@ -541,28 +574,15 @@ RfmResult RunRfm(std::span<const CustomerWindowStats> customers,
   auto id_of = [&](size_t i) -> absl::string_view {
     return members[i].customer_id;
   };
-  auto slot = [&](size_t i, int s) { return members[i].ints[s]; };
-
-  // Each sort is total (ties by id, then index), so it needs no reset.
-  std::vector<size_t> order = Iota(n);
+  const std::vector<uint32_t> id_rank = IdRanks(n, id_of);
   // Recency descending: the most recent customer ranks last and scores 5.
-  SortIndices(
-      order,
-      [&](size_t a, size_t b) {
-        return slot(a, RfmSlots::kRecencyDays) >
-               slot(b, RfmSlots::kRecencyDays);
-      },
-      id_of);
-  for (size_t rank = 0; rank < n; ++rank) {
-    members[order[rank]].ints[RfmSlots::kRecencyScore] = QuintileScore(rank, n);
-  }
-  for (const auto& [value, score] :
-       {std::pair{RfmSlots::kFrequency, RfmSlots::kFrequencyScore},
-        std::pair{RfmSlots::kMonetary, RfmSlots::kMonetaryScore}}) {
-    SortIndices(
-        order,
-        [&](size_t a, size_t b) { return slot(a, value) < slot(b, value); },
-        id_of);
+  for (const auto& [value, score, descending] :
+       {std::tuple{RfmSlots::kRecencyDays, RfmSlots::kRecencyScore, true},
+        std::tuple{RfmSlots::kFrequency, RfmSlots::kFrequencyScore, false},
+        std::tuple{RfmSlots::kMonetary, RfmSlots::kMonetaryScore, false}}) {
+    const std::vector<uint32_t> order = OrderByValue(
+        n, [&](size_t i) { return members[i].ints[value]; }, descending,
+        id_rank);
     for (size_t rank = 0; rank < n; ++rank) {
       members[order[rank]].ints[score] = QuintileScore(rank, n);
     }
@@ -800,14 +820,13 @@ ValueMatrixResult RunValueMatrix(std::span<const ValueMatrixInput> customers,
 
   // Composite score: weighted percentile ranks (ties averaged), times 100.
   std::vector<size_t> order = Iota(n);
-  auto id_of = [&](size_t i) -> absl::string_view {
-    return members[i].customer_id;
-  };
+  const std::vector<uint32_t> id_rank = IdRanks(
+      n, [&](size_t i) -> absl::string_view { return members[i].customer_id; });
   for (const auto& [axis, weight] : weights) {
     for (size_t i = 0; i < n; ++i) values[i] = *AxisValue(*population[i], axis);
     SortIndices(
         order, [&](size_t a, size_t b) { return values[a] < values[b]; },
-        id_of);
+        id_rank);
     for (size_t begin = 0; begin < n;) {
       size_t end = begin + 1;
       while (end < n && values[order[end]] == values[order[begin]]) ++end;
@@ -830,7 +849,7 @@ ValueMatrixResult RunValueMatrix(std::span<const ValueMatrixInput> customers,
     return members[i].reals[ValueMatrixSlots::kCompositeScore];
   };
   SortIndices(
-      order, [&](size_t a, size_t b) { return score(a) > score(b); }, id_of);
+      order, [&](size_t a, size_t b) { return score(a) > score(b); }, id_rank);
   const auto count = static_cast<int64_t>(n);
   const int64_t high_count = std::clamp<int64_t>(
       std::llround(count * params.high_tier_share), 0, count);

@@ -32,6 +32,8 @@ struct SqliteOptions {
   // small for the random customer updates of a large import). Memory is
   // taken only as pages are used.
   int cache_kib = 64 * 1024;
+  // Bytes of the database file read through mmap (0: none).
+  int64_t mmap_bytes = int64_t{256} << 20;
   // Create the file if it does not exist.
   bool create = true;
 };

@@ -4,6 +4,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -254,6 +255,13 @@ int Run(const ServerFlags& flags) {
 }  // namespace custra::server
 
 int main(int argc, char** argv) {
+  // Analyses allocate and free tens of MiB per call (a run over 100,000
+  // customers). With glibc's defaults such blocks come from fresh mmaps or
+  // trimmed heap, and every call pays page faults to touch them again
+  // (measured: RFM server-side 125 ms instead of 50 ms). Keep them in the
+  // heap and keep up to 64 MiB of free heap for the next call.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   custra::server::ServerFlags flags;
   CLI::App app{
       "custra-server: multi-tenant customer-structure analysis over gRPC.\n"

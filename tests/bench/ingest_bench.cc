@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "custra/client.h"
+#include "tests/bench/synthetic_data.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -30,21 +31,7 @@ namespace {
 using custra::testing::ServerProcess;
 using custra::testing::TempDir;
 
-constexpr int64_t kJan1 = 1672531200;
-
-// Deterministic synthetic row i: customer i % customers, three lines per
-// order, a return every 50th row.
-void MakeRow(int64_t i, int64_t customers, custra::v1::Transaction* t) {
-  t->set_id(absl::StrCat("t", i));
-  t->set_customer_id(absl::StrCat("c", (i * 7919) % customers));
-  t->mutable_time()->set_seconds(kJan1 + (i * 37) % (365 * 86400));
-  t->mutable_amount()->set_currency_code("USD");
-  const int64_t amount = 1'000'000 + (i * 131) % 90'000'000;
-  t->mutable_amount()->set_amount_micros(i % 50 == 49 ? -amount : amount);
-  t->set_quantity(1 + i % 3);
-  t->set_order_id(absl::StrCat("o", i / 3));
-  t->set_product(absl::StrCat("p", i % 500));
-}
+using custra::bench::MakeRow;
 
 double RawSqliteRate(const std::string& path, int64_t rows, int64_t customers,
                      int batch, bool full) {
