@@ -17,6 +17,7 @@
 #include "common/errors.h"
 #include "common/ingestion_validation.h"
 #include "common/request_log.h"
+#include "common/segmentation_store.h"
 #include "common/sha256.h"
 #include "common/sqlite_util.h"
 #include "common/status_macros.h"
@@ -448,6 +449,35 @@ absl::StatusOr<CustomerFilter> ParseCustomerFilter(
     }
   }
   return out;
+}
+
+// Removes the customer's assignment from every stored segmentation run
+// (runs keep their summaries, which describe the data as it was).
+void EraseFromRuns(SQLite::Database& db, absl::string_view customer_id) {
+  SQLite::Statement select(db, "SELECT id, members FROM segmentation_runs");
+  std::vector<std::pair<std::string, std::string>> rewritten;
+  while (select.executeStep()) {
+    const SQLite::Column blob = select.getColumn(1);
+    const absl::string_view members(static_cast<const char*>(blob.getBlob()),
+                                    static_cast<size_t>(blob.getBytes()));
+    if (!FindMember(members, customer_id)) continue;
+    std::optional<std::vector<SegmentMember>> decoded = DecodeMembers(members);
+    if (!decoded) continue;
+    std::erase_if(*decoded, [&](const SegmentMember& m) {
+      return m.customer_id == customer_id;
+    });
+    rewritten.emplace_back(select.getColumn(0).getString(),
+                           EncodeMembers(*decoded));
+  }
+  SQLite::Statement update(db,
+                           "UPDATE segmentation_runs SET members = ? WHERE "
+                           "id = ?");
+  for (const auto& [run_id, blob] : rewritten) {
+    update.bind(1, blob.data(), static_cast<int>(blob.size()));
+    update.bind(2, run_id);
+    update.exec();
+    update.reset();
+  }
 }
 
 std::string CustomerFilterCondition(const CustomerFilter& filter) {
@@ -1040,6 +1070,7 @@ absl::StatusOr<IngestionStore::DeleteCounts> IngestionStore::DeleteCustomer(
         erase("DELETE FROM customer_tags WHERE customer_id = ?");
         erase("DELETE FROM customer_attributes WHERE customer_id = ?");
         erase("DELETE FROM customers WHERE id = ?");
+        EraseFromRuns(*db_, id);
         txn.commit();
         return counts;
       });

@@ -100,8 +100,9 @@ class IngestionStore {
     int64_t transactions = 0;
     int64_t interactions = 0;
   };
-  // Erases the customer and every row that refers to it. NOT_FOUND if there
-  // is no such customer.
+  // Erases the customer and every row that refers to it, including its
+  // assignments in stored segmentation runs. NOT_FOUND if there is no such
+  // customer.
   absl::StatusOr<DeleteCounts> DeleteCustomer(absl::string_view id);
 
   // Interactions, newest first; of one customer unless `customer_id` is

@@ -63,6 +63,18 @@ first=$("$cli" customers list --limit 1 -o csv | sed -n 2p | cut -d, -f1)
 echo "Customer $first with its purchase aggregates:"
 "$cli" customers get "$first"
 
+# The segmentation is as of the data's last day, so recency means something
+# for a historical data set.
+last_day=$("$cli" customers list -o csv --limit 0 |
+  grep -o 'last_purchase_time"":""[0-9-]*' | cut -d'"' -f5 | sort | tail -n1)
+last_day=${last_day:-$(date -u +%F)}
+echo
+echo "Who brings the revenue (ABC / Pareto) as of $last_day:"
+"$cli" segment abc --as-of "$last_day" --name "demo ABC"
+echo
+echo "Who is active or slipping away (RFM) as of $last_day:"
+"$cli" segment rfm --as-of "$last_day" --name "demo RFM"
+
 cat <<EOT
 
 custra-server is running (pid $(cat "$data/server.pid"), log $data/server.log).
@@ -72,5 +84,7 @@ Reach it with:
   export CUSTRA_API_KEY=\$(cat $data/demo.key)
   export CUSTRA_ADMIN_KEY_FILE=$data/admin.key
   $cli customers list --limit 10
+  $cli segment rfm --as-of $last_day
+  $cli runs list
 Stop it with: kill \$(cat $data/server.pid)
 EOT

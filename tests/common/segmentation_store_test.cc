@@ -311,3 +311,33 @@ TEST_F(SegmentationStoreTest, RequestIdsMapToTheirRun) {
 
 }  // namespace
 }  // namespace custra
+
+namespace custra {
+namespace {
+
+TEST_F(SegmentationStoreTest, DeletingACustomerErasesItsAssignments) {
+  MigrateAll();
+  Record({Txn("t1", "a", At(2023, 1, 10), 1'000'000),
+          Txn("t2", "b", At(2023, 1, 11), 2'000'000)});
+  SegmentationStore store = Store();
+  const std::vector<SegmentMember> members = {Member("a", 0, 1),
+                                              Member("b", 1, 2)};
+  ASSERT_TRUE(store.SaveRun({"run-1", 1, 1, "r"}, members, "", "", kNow).ok());
+  ASSERT_TRUE(
+      store.SaveRun({"run-2", 2, 2, "r"}, {members.data() + 1, 1}, "", "", kNow)
+          .ok());
+  ASSERT_TRUE(IngestionStore(db_.get(), kNow).DeleteCustomer("a").ok());
+  auto left = store.LoadMembers("run-1");
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].customer_id, "b");
+  left = store.LoadMembers("run-2");
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), 1u);
+  auto latest = store.LatestAssignments("a");
+  ASSERT_TRUE(latest.ok());
+  EXPECT_TRUE(latest->empty());
+}
+
+}  // namespace
+}  // namespace custra

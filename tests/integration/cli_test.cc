@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -182,6 +183,57 @@ TEST_F(CliTest, CsvImportReportsRejectedLines) {
   EXPECT_THAT(content, HasSubstr("orders.csv,3,,time,INVALID_VALUE,"));
   EXPECT_THAT(content, HasSubstr("not-a-date"));
   EXPECT_THAT(content, HasSubstr("orders.csv,4,r3,customer_id,MISSING_FIELD,"));
+}
+
+// Segmentation from the CLI: a readable table with a one-line
+// interpretation, machine output, stored runs, and bad parameters named.
+// Revenue: c1 600, c2 200, c3 100, c4 60, c5 40 (total 1,000), so A is c1,
+// c2 (cumulative 60 %, 80 %), B is c3 (90 %), C is c4, c5.
+TEST_F(CliTest, SegmentAbcTableJsonRunsAndBadParameters) {
+  ASSERT_EQ(RunCli("tenant create shop").exit_code, 0);
+  const std::string env =
+      "CUSTRA_TENANT=shop CUSTRA_API_KEY=" +
+      std::string(absl::StripAsciiWhitespace(RunCli("key issue shop -q").out));
+  const std::string csv = (dir_.path() / "orders.csv").string();
+  std::ofstream(csv) << "id,customer_id,time,amount\n"
+                        "t1,c1,2024-03-01,600.00\n"
+                        "t2,c2,2024-03-02,200.00\n"
+                        "t3,c3,2024-03-03,100.00\n"
+                        "t4,c4,2024-03-04,60.00\n"
+                        "t5,c5,2024-03-05,40.00\n";
+  ASSERT_EQ(
+      RunCli("import transactions -q --currency EUR " + csv, env).exit_code, 0);
+
+  CliRun table = RunCli("segment abc --as-of 2024-03-31", env);
+  ASSERT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("40.0% of customers (class A) bring "
+                                   "80.0% of revenue."));
+  EXPECT_THAT(table.out, HasSubstr("5 customers"));
+
+  CliRun json = RunCli("segment rfm --as-of 2024-03-31 -o json", env);
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_THAT(json.out, HasSubstr("\"model\": \"SEGMENTATION_MODEL_RFM\""));
+  EXPECT_THAT(json.out, HasSubstr("\"customer_count\": \"5\""));
+
+  CliRun runs = RunCli("runs list", env);
+  ASSERT_EQ(runs.exit_code, 0) << runs.out;
+  EXPECT_THAT(runs.out, HasSubstr("ABC"));
+  EXPECT_THAT(runs.out, HasSubstr("RFM"));
+  EXPECT_EQ(std::count(runs.out.begin(), runs.out.end(), '\n'), 3)
+      << runs.out;  // A header and two runs.
+
+  CliRun structure = RunCli("structure --by kind --as-of 2024-03-31", env);
+  ASSERT_EQ(structure.exit_code, 0) << structure.out;
+  EXPECT_THAT(structure.out, HasSubstr("INDIVIDUAL"));
+
+  CliRun bad = RunCli(
+      "segment abc --a-cutoff 0.9 --b-cutoff 0.5 --as-of 2024-03-31", env);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.out, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(bad.out, HasSubstr("parameters.abc.b_cutoff"));
+  CliRun bad_date = RunCli("segment rfm --as-of 2024-02-30", env);
+  EXPECT_EQ(bad_date.exit_code, 1);
+  EXPECT_THAT(bad_date.out, HasSubstr("--as-of"));
 }
 
 }  // namespace
