@@ -524,6 +524,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         std::string currency = ReadCurrency(*db_);
         const std::string original_currency = currency;
         IngestResult result;
+        bool any_cost = false;
         // Owns the order keys the `orders` map views (deque: stable).
         std::deque<std::string> order_keys;
         SQLite::Statement insert(
@@ -575,6 +576,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             continue;
           }
           ++result.accepted;
+          any_cost = any_cost || cost.has_value();
           CustomerDelta& c = customers[row.customer_id];
           ++c.transactions;
           c.revenue += amount;
@@ -681,6 +683,23 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
           update.reset();
         }
         if (currency != original_currency) WriteCurrency(*db_, currency);
+        if (result.accepted > 0) {
+          // What customer-value models and scoring need to know without a
+          // scan: when transactions last changed, and whether any carries a
+          // cost (profit is then meaningful).
+          SQLite::Statement meta(
+              *db_,
+              "INSERT INTO tenant_meta(key, value) VALUES "
+              "('transactions_written_us', ?1) ON CONFLICT(key) DO UPDATE SET "
+              "value = excluded.value");
+          meta.bind(1, absl::StrCat(Micros(now_)));
+          meta.exec();
+          if (any_cost) {
+            db_->exec(
+                "INSERT OR IGNORE INTO tenant_meta(key, value) VALUES "
+                "('has_cost', '1')");
+          }
+        }
         Remember(*db_, key, EncodeIngestResult(result), now_);
         txn.commit();
         return result;

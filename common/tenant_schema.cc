@@ -151,6 +151,54 @@ CREATE TABLE segmentation_runs (
 CREATE INDEX segmentation_runs_by_time
   ON segmentation_runs(create_time_us, id);
 )sql"},
+    // Customer-value models and key-account scoring. Records are the
+    // server's encodings (opaque here); ids are "vm-%06d" / "sr-%06d" from
+    // `seq`. tenant_meta learns whether any transaction carries a cost.
+    {5, "value models and key-account scoring", R"sql(
+CREATE TABLE value_models (
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL UNIQUE,
+  model_type INTEGER NOT NULL,
+  converged INTEGER NOT NULL,
+  fit_time_us INTEGER NOT NULL,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE scoring_profiles (
+  id TEXT PRIMARY KEY,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE account_assessments (
+  customer_id TEXT PRIMARY KEY,
+  strategic_value INTEGER NOT NULL DEFAULT 0,
+  cooperation INTEGER NOT NULL DEFAULT 0,
+  wallet_micros INTEGER,
+  note TEXT NOT NULL DEFAULT '',
+  assessed_by TEXT NOT NULL DEFAULT '',
+  update_time_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE scoring_runs (
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL UNIQUE,
+  profile_id TEXT NOT NULL,
+  as_of_day INTEGER NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE account_scores (
+  run_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  score REAL NOT NULL,
+  tier INTEGER NOT NULL,
+  rank INTEGER NOT NULL,
+  detail BLOB NOT NULL,
+  PRIMARY KEY (run_id, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX account_scores_by_rank ON account_scores(run_id, rank, customer_id);
+CREATE INDEX account_scores_by_customer ON account_scores(customer_id, run_id);
+INSERT OR IGNORE INTO tenant_meta(key, value)
+  SELECT 'has_cost', '1'
+  WHERE EXISTS (SELECT 1 FROM transactions WHERE cost_micros IS NOT NULL);
+)sql"},
 };
 
 }  // namespace

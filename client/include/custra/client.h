@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "custra/v1/ingestion.pb.h"
+#include "custra/v1/key_account.pb.h"
 #include "custra/v1/segmentation.pb.h"
 #include "custra/v1/tenant_admin.pb.h"
 
@@ -206,6 +207,67 @@ class Client {
   // Computes (does not store) the composition of the customer base.
   absl::StatusOr<v1::StructureReport> GetStructureReport(
       const v1::GetStructureReportRequest& request);
+
+  // --- KeyAccountService (tenant API key) ---
+  // Fits a value model, stores it and returns it with its diagnostics (a fit
+  // that did not converge is returned too, with converged = false).
+  absl::StatusOr<v1::ValueModel> FitValueModel(
+      const v1::FitValueModelRequest& request);
+  // One stored value model; NOT_FOUND if none.
+  absl::StatusOr<v1::ValueModel> GetValueModel(absl::string_view id);
+  // One page of stored value models, newest fit first.
+  absl::StatusOr<v1::ListValueModelsResponse> ListValueModels(
+      const v1::ListValueModelsRequest& request);
+  // Per-customer P(alive), expected purchases, spend and CLV (one page).
+  absl::StatusOr<v1::PredictCustomerValueResponse> PredictCustomerValue(
+      const v1::PredictCustomerValueRequest& request);
+  // Expected vs actual cumulative repeat purchases (the tracking plot).
+  absl::StatusOr<v1::PredictCumulativePurchasesResponse>
+  PredictCumulativePurchases(
+      const v1::PredictCumulativePurchasesRequest& request);
+  // Predicted vs actual holdout purchases of a purchase-count model.
+  absl::StatusOr<v1::EvaluateValueModelResponse> EvaluateValueModel(
+      const v1::EvaluateValueModelRequest& request);
+  // One scoring profile ("default" always exists); NOT_FOUND if none.
+  absl::StatusOr<v1::ScoringProfile> GetScoringProfile(absl::string_view id);
+  // One page of scoring profiles, "default" first, then by id.
+  absl::StatusOr<v1::ListScoringProfilesResponse> ListScoringProfiles(
+      const v1::ListScoringProfilesRequest& request);
+  // Creates a scoring profile; ALREADY_EXISTS if the id is taken.
+  absl::StatusOr<v1::ScoringProfile> CreateScoringProfile(
+      const v1::CreateScoringProfileRequest& request);
+  // Changes the profile fields named in the update mask; returns the result.
+  absl::StatusOr<v1::ScoringProfile> UpdateScoringProfile(
+      const v1::UpdateScoringProfileRequest& request);
+  // Deletes a scoring profile (not "default"); NOT_FOUND if none.
+  absl::Status DeleteScoringProfile(absl::string_view id);
+  // Records manual criteria of a batch of accounts, all or none.
+  absl::StatusOr<v1::SetAccountAssessmentsResponse> SetAccountAssessments(
+      const v1::SetAccountAssessmentsRequest& request);
+  // One page of recorded assessments, by customer id.
+  absl::StatusOr<v1::ListAccountAssessmentsResponse> ListAccountAssessments(
+      const v1::ListAccountAssessmentsRequest& request);
+  // Scores, tiers and ranks every account; stores and returns the run.
+  absl::StatusOr<v1::AccountScoringRun> ScoreAccounts(
+      const v1::ScoreAccountsRequest& request);
+  // One stored scoring run's summary; NOT_FOUND if none.
+  absl::StatusOr<v1::AccountScoringRun> GetAccountScoringRun(
+      absl::string_view id);
+  // One page of stored scoring runs, newest first.
+  absl::StatusOr<v1::ListAccountScoringRunsResponse> ListAccountScoringRuns(
+      const v1::ListAccountScoringRunsRequest& request);
+  // One account's score with its explanation, in a run ("": the newest).
+  absl::StatusOr<v1::AccountScore> GetAccountScore(
+      absl::string_view customer_id, absl::string_view scoring_run_id = "");
+  // One page of a run's accounts by rank, best first.
+  absl::StatusOr<v1::ListTopAccountsResponse> ListTopAccounts(
+      const v1::ListTopAccountsRequest& request);
+  // One page of an account's scores across runs, newest as-of date first.
+  absl::StatusOr<v1::ListAccountScoreHistoryResponse> ListAccountScoreHistory(
+      const v1::ListAccountScoreHistoryRequest& request);
+  // Tier migration matrix of two runs and one page of the moved accounts.
+  absl::StatusOr<v1::CompareScoringsResponse> CompareScorings(
+      const v1::CompareScoringsRequest& request);
 
  private:
   struct Impl;
