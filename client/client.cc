@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "custra/v1/ingestion.grpc.pb.h"
+#include "custra/v1/key_account.grpc.pb.h"
 #include "custra/v1/segmentation.grpc.pb.h"
 #include "custra/v1/tenant_admin.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
@@ -43,6 +44,20 @@ std::string RetryServiceConfig() {
       {"custra.v1.SegmentationService", "CompareRuns"},
       {"custra.v1.SegmentationService", "ListSegmentTransitionMembers"},
       {"custra.v1.SegmentationService", "GetStructureReport"},
+      {"custra.v1.KeyAccountService", "GetValueModel"},
+      {"custra.v1.KeyAccountService", "ListValueModels"},
+      {"custra.v1.KeyAccountService", "PredictCustomerValue"},
+      {"custra.v1.KeyAccountService", "PredictCumulativePurchases"},
+      {"custra.v1.KeyAccountService", "EvaluateValueModel"},
+      {"custra.v1.KeyAccountService", "GetScoringProfile"},
+      {"custra.v1.KeyAccountService", "ListScoringProfiles"},
+      {"custra.v1.KeyAccountService", "ListAccountAssessments"},
+      {"custra.v1.KeyAccountService", "GetAccountScoringRun"},
+      {"custra.v1.KeyAccountService", "ListAccountScoringRuns"},
+      {"custra.v1.KeyAccountService", "GetAccountScore"},
+      {"custra.v1.KeyAccountService", "ListTopAccounts"},
+      {"custra.v1.KeyAccountService", "ListAccountScoreHistory"},
+      {"custra.v1.KeyAccountService", "CompareScorings"},
       {"grpc.health.v1.Health", "Check"},
   };
   std::vector<std::string> names;
@@ -145,6 +160,7 @@ struct Client::Impl {
   std::unique_ptr<v1::TenantAdminService::Stub> admin;
   std::unique_ptr<v1::IngestionService::Stub> ingestion;
   std::unique_ptr<v1::SegmentationService::Stub> segmentation;
+  std::unique_ptr<v1::KeyAccountService::Stub> key_account;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
 
   // A context with the deadline and the auth headers. `tenant` overrides
@@ -203,6 +219,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   impl->health = grpc::health::v1::Health::NewStub(impl->channel);
   impl->ingestion = v1::IngestionService::NewStub(impl->channel);
   impl->segmentation = v1::SegmentationService::NewStub(impl->channel);
+  impl->key_account = v1::KeyAccountService::NewStub(impl->channel);
   impl->options = std::move(options);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -594,6 +611,224 @@ absl::StatusOr<v1::StructureReport> Client::GetStructureReport(
       context.get(), request, &response));
   if (!status.ok()) return status;
   return response.report();
+}
+
+// --- KeyAccountService -----------------------------------------------------
+
+absl::StatusOr<v1::ValueModel> Client::FitValueModel(
+    const v1::FitValueModelRequest& request) {
+  v1::FitValueModelResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->key_account->FitValueModel(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.value_model();
+}
+
+absl::StatusOr<v1::ValueModel> Client::GetValueModel(absl::string_view id) {
+  v1::GetValueModelRequest request;
+  request.set_id(std::string(id));
+  v1::GetValueModelResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->key_account->GetValueModel(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.value_model();
+}
+
+absl::StatusOr<v1::ListValueModelsResponse> Client::ListValueModels(
+    const v1::ListValueModelsRequest& request) {
+  v1::ListValueModelsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->key_account->ListValueModels(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::PredictCustomerValueResponse> Client::PredictCustomerValue(
+    const v1::PredictCustomerValueRequest& request) {
+  v1::PredictCustomerValueResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->key_account->PredictCustomerValue(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::PredictCumulativePurchasesResponse>
+Client::PredictCumulativePurchases(
+    const v1::PredictCumulativePurchasesRequest& request) {
+  v1::PredictCumulativePurchasesResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->key_account->PredictCumulativePurchases(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::EvaluateValueModelResponse> Client::EvaluateValueModel(
+    const v1::EvaluateValueModelRequest& request) {
+  v1::EvaluateValueModelResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->key_account->EvaluateValueModel(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ScoringProfile> Client::GetScoringProfile(
+    absl::string_view id) {
+  v1::GetScoringProfileRequest request;
+  request.set_id(std::string(id));
+  v1::GetScoringProfileResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->key_account->GetScoringProfile(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.scoring_profile();
+}
+
+absl::StatusOr<v1::ListScoringProfilesResponse> Client::ListScoringProfiles(
+    const v1::ListScoringProfilesRequest& request) {
+  v1::ListScoringProfilesResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->key_account->ListScoringProfiles(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ScoringProfile> Client::CreateScoringProfile(
+    const v1::CreateScoringProfileRequest& request) {
+  v1::CreateScoringProfileResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->key_account->CreateScoringProfile(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.scoring_profile();
+}
+
+absl::StatusOr<v1::ScoringProfile> Client::UpdateScoringProfile(
+    const v1::UpdateScoringProfileRequest& request) {
+  v1::UpdateScoringProfileResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->key_account->UpdateScoringProfile(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.scoring_profile();
+}
+
+absl::Status Client::DeleteScoringProfile(absl::string_view id) {
+  v1::DeleteScoringProfileRequest request;
+  request.set_id(std::string(id));
+  v1::DeleteScoringProfileResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  return FromGrpcStatus(impl_->key_account->DeleteScoringProfile(
+      context.get(), request, &response));
+}
+
+absl::StatusOr<v1::SetAccountAssessmentsResponse> Client::SetAccountAssessments(
+    const v1::SetAccountAssessmentsRequest& request) {
+  v1::SetAccountAssessmentsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->key_account->SetAccountAssessments(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ListAccountAssessmentsResponse>
+Client::ListAccountAssessments(
+    const v1::ListAccountAssessmentsRequest& request) {
+  v1::ListAccountAssessmentsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->key_account->ListAccountAssessments(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::AccountScoringRun> Client::ScoreAccounts(
+    const v1::ScoreAccountsRequest& request) {
+  v1::ScoreAccountsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->key_account->ScoreAccounts(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.scoring_run();
+}
+
+absl::StatusOr<v1::AccountScoringRun> Client::GetAccountScoringRun(
+    absl::string_view id) {
+  v1::GetAccountScoringRunRequest request;
+  request.set_id(std::string(id));
+  v1::GetAccountScoringRunResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->key_account->GetAccountScoringRun(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.scoring_run();
+}
+
+absl::StatusOr<v1::ListAccountScoringRunsResponse>
+Client::ListAccountScoringRuns(
+    const v1::ListAccountScoringRunsRequest& request) {
+  v1::ListAccountScoringRunsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->key_account->ListAccountScoringRuns(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::AccountScore> Client::GetAccountScore(
+    absl::string_view customer_id, absl::string_view scoring_run_id) {
+  v1::GetAccountScoreRequest request;
+  request.set_customer_id(std::string(customer_id));
+  request.set_scoring_run_id(std::string(scoring_run_id));
+  v1::GetAccountScoreResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->key_account->GetAccountScore(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.account_score();
+}
+
+absl::StatusOr<v1::ListTopAccountsResponse> Client::ListTopAccounts(
+    const v1::ListTopAccountsRequest& request) {
+  v1::ListTopAccountsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->key_account->ListTopAccounts(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ListAccountScoreHistoryResponse>
+Client::ListAccountScoreHistory(
+    const v1::ListAccountScoreHistoryRequest& request) {
+  v1::ListAccountScoreHistoryResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->key_account->ListAccountScoreHistory(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::CompareScoringsResponse> Client::CompareScorings(
+    const v1::CompareScoringsRequest& request) {
+  v1::CompareScoringsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->key_account->CompareScorings(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
 }
 
 namespace {

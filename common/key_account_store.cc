@@ -315,6 +315,42 @@ absl::Status KeyAccountStore::PutProfile(absl::string_view id,
   });
 }
 
+absl::StatusOr<std::string> KeyAccountStore::CreateProfile(
+    absl::string_view id, const std::string& record,
+    absl::string_view request_id, absl::string_view fingerprint,
+    absl::Time now) {
+  return CatchSqlite(
+      "creating the scoring profile", [&]() -> absl::StatusOr<std::string> {
+        SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        if (!request_id.empty()) {
+          CUSTRA_ASSIGN_OR_RETURN(
+              std::optional<std::string> created,
+              LoadRequest(*db_, "scoring_profile", request_id, fingerprint));
+          if (created) {
+            CUSTRA_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                                    GetProfile(*created));
+            if (stored) return *stored;
+          }
+        }
+        SQLite::Statement insert(
+            *db_,
+            "INSERT OR IGNORE INTO scoring_profiles(id, record) VALUES (?, ?)");
+        insert.bind(1, std::string(id));
+        insert.bind(2, record.data(), static_cast<int>(record.size()));
+        if (insert.exec() == 0) {
+          return WithReason(absl::AlreadyExistsError(absl::StrCat(
+                                "scoring profile ", id, " already exists")),
+                            reason::kAlreadyExists);
+        }
+        if (!request_id.empty()) {
+          SaveRequest(*db_, "scoring_profile", request_id, fingerprint,
+                      std::string(id), now);
+        }
+        txn.commit();
+        return record;
+      });
+}
+
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 KeyAccountStore::ListProfiles(absl::string_view after_id, int limit) {
   return CatchSqlite(

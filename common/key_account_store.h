@@ -121,6 +121,13 @@ class KeyAccountStore {
   // --- Scoring profiles ---
   absl::StatusOr<std::optional<std::string>> GetProfile(absl::string_view id);
   absl::Status PutProfile(absl::string_view id, const std::string& record);
+  // Stores a new profile and returns its record. ALREADY_EXISTS if the id
+  // is taken, unless `request_id` created it (then the stored record).
+  absl::StatusOr<std::string> CreateProfile(absl::string_view id,
+                                            const std::string& record,
+                                            absl::string_view request_id,
+                                            absl::string_view fingerprint,
+                                            absl::Time now);
   // Profiles by id ("default" first), after `after_id`.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListProfiles(
       absl::string_view after_id, int limit);

@@ -12,39 +12,10 @@
 #include "common/ingestion_validation.h"
 #include "common/status_macros.h"
 #include "server/ingestion_convert.h"
+#include "server/paging.h"
 
 namespace custra::server {
 namespace {
-
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
-
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested < 0) {
-    return InvalidFieldError("page_size", "must not be negative");
-  }
-  if (requested > kMaxPageSize) {
-    return InvalidFieldError("page_size", "must be at most 1000");
-  }
-  return requested == 0 ? kDefaultPageSize : requested;
-}
-
-std::string EncodeToken(absl::string_view kind, absl::string_view value) {
-  return absl::WebSafeBase64Escape(absl::StrCat(kind, ":", value));
-}
-
-absl::StatusOr<std::string> DecodeToken(absl::string_view kind,
-                                        absl::string_view token) {
-  std::string decoded;
-  const std::string prefix = absl::StrCat(kind, ":");
-  if (!absl::WebSafeBase64Unescape(token, &decoded) ||
-      !absl::StartsWith(decoded, prefix)) {
-    return WithReason(
-        InvalidFieldError("page_token", "is not a token from this list call"),
-        reason::kInvalidPageToken);
-  }
-  return decoded.substr(prefix.size());
-}
 
 absl::Status CheckBatchSize(int rows, absl::string_view field) {
   if (rows > kMaxBatchRows) {
@@ -179,13 +150,14 @@ grpc::Status IngestionServiceImpl::ListCustomers(
     v1::ListCustomersResponse* response) {
   return gate_->ServeTenantCall(
       *context, [&](TenantCall& call) -> absl::Status {
-        CUSTRA_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
+        CUSTRA_ASSIGN_OR_RETURN(int page_size,
+                                PageSize(request->page_size(), 100, 1000));
         CUSTRA_ASSIGN_OR_RETURN(CustomerFilter filter,
                                 ParseCustomerFilter(request->filter()));
         std::string after;
         if (!request->page_token().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
-              after, DecodeToken("customers", request->page_token()));
+              after, DecodePageToken("customers", "", request->page_token()));
         }
         TenantDatabase::Session session(call.database.get());
         IngestionStore store(&session.db());
@@ -200,7 +172,7 @@ grpc::Status IngestionServiceImpl::ListCustomers(
         }
         if (more) {
           response->set_next_page_token(
-              EncodeToken("customers", customers.back().id));
+              EncodePageToken("customers", "", customers.back().id));
         }
         return absl::OkStatus();
       });
@@ -284,14 +256,15 @@ grpc::Status IngestionServiceImpl::ListInteractions(
     v1::ListInteractionsResponse* response) {
   return gate_->ServeTenantCall(
       *context, [&](TenantCall& call) -> absl::Status {
-        CUSTRA_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
+        CUSTRA_ASSIGN_OR_RETURN(int page_size,
+                                PageSize(request->page_size(), 100, 1000));
         CUSTRA_ASSIGN_OR_RETURN(InteractionFilter filter,
                                 ParseInteractionFilter(request->filter()));
         std::optional<IngestionStore::InteractionCursor> after;
         if (!request->page_token().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
               std::string token,
-              DecodeToken("interactions", request->page_token()));
+              DecodePageToken("interactions", "", request->page_token()));
           const size_t colon = token.find(':');
           IngestionStore::InteractionCursor cursor;
           if (colon == std::string::npos ||
@@ -314,10 +287,10 @@ grpc::Status IngestionServiceImpl::ListInteractions(
           ToProto(row, response->add_interactions());
         }
         if (more) {
-          response->set_next_page_token(
-              EncodeToken("interactions",
-                          absl::StrCat(absl::ToUnixMicros(*rows.back().time),
-                                       ":", rows.back().id)));
+          response->set_next_page_token(EncodePageToken(
+              "interactions", "",
+              absl::StrCat(absl::ToUnixMicros(*rows.back().time), ":",
+                           rows.back().id)));
         }
         return absl::OkStatus();
       });

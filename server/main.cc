@@ -34,6 +34,7 @@
 #include "custra/v1/segmentation.grpc.pb.h"
 #include "server/call_context.h"
 #include "server/ingestion_service.h"
+#include "server/key_account_service.h"
 #include "server/segmentation_service.h"
 #include "server/tenant_admin_service.h"
 
@@ -198,9 +199,9 @@ int Run(const ServerFlags& flags) {
                                        fs::path(flags.data_dir) / "scratch");
   IngestionServiceImpl ingestion_service(&gate);
   SegmentationServiceImpl segmentation_service(&gate);
+  KeyAccountServiceImpl key_account_service(&gate);
   // Contract-only services: every method answers UNIMPLEMENTED until its
   // issue lands.
-  v1::KeyAccountService::Service key_account_service;
   v1::OpportunityService::Service opportunity_service;
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -19,6 +19,7 @@
 #include "common/segmentation_store.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "server/paging.h"
 #include "server/proto_convert.h"
 #include "server/segmentation_convert.h"
 
@@ -27,52 +28,6 @@ namespace {
 
 constexpr int kMaxRequestIdBytes = 128;
 constexpr int kMaxDisplayNameBytes = 256;
-
-absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {
-  if (requested < 0) {
-    return InvalidFieldError("page_size", "must not be negative");
-  }
-  if (requested > max_size) {
-    return InvalidFieldError("page_size",
-                             absl::StrCat("must be at most ", max_size));
-  }
-  return requested == 0 ? default_size : requested;
-}
-
-// Page tokens carry the position and a digest of the request fields that
-// must not change between pages.
-std::string EncodeToken(absl::string_view kind, absl::string_view digest,
-                        absl::string_view position) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(kind, "\x1F", digest, "\x1F", position));
-}
-
-absl::StatusOr<std::string> DecodeToken(absl::string_view kind,
-                                        absl::string_view digest,
-                                        absl::string_view token) {
-  std::string decoded;
-  std::vector<std::string> parts;
-  if (absl::WebSafeBase64Unescape(token, &decoded)) {
-    parts = absl::StrSplit(decoded, absl::MaxSplits('\x1F', 2));
-  }
-  if (parts.size() != 3 || parts[0] != kind || parts[1] != digest) {
-    return WithReason(
-        InvalidFieldError("page_token",
-                          "is not a token from this list call with the same "
-                          "request fields"),
-        reason::kInvalidPageToken);
-  }
-  return parts[2];
-}
-
-std::string Digest(std::initializer_list<absl::string_view> fields) {
-  Sha256 hash;
-  for (absl::string_view f : fields) {
-    hash.Update(absl::StrCat(f.size(), ":"));
-    hash.Update(f);
-  }
-  return hash.HexDigest().substr(0, 16);
-}
 
 std::string NewRunId(int64_t create_time_us) {
   static thread_local std::mt19937_64 random{std::random_device{}()};
@@ -763,7 +718,7 @@ grpc::Status SegmentationServiceImpl::ListRuns(
         if (!request->page_token().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
               std::string position,
-              DecodeToken("runs", digest, request->page_token()));
+              DecodePageToken("runs", digest, request->page_token()));
           std::pair<std::string, std::string> parts =
               absl::StrSplit(position, absl::MaxSplits(':', 1));
           SegmentationStore::RunCursor cursor;
@@ -784,7 +739,7 @@ grpc::Status SegmentationServiceImpl::ListRuns(
           CUSTRA_ASSIGN_OR_RETURN(*response->add_runs(), ParseRun(stored));
         }
         if (more) {
-          response->set_next_page_token(EncodeToken(
+          response->set_next_page_token(EncodePageToken(
               "runs", digest,
               absl::StrCat(runs.back().create_time_us, ":", runs.back().id)));
         }
@@ -805,7 +760,7 @@ grpc::Status SegmentationServiceImpl::ListSegmentMembers(
         if (!request->page_token().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
               std::string position,
-              DecodeToken("members", digest, request->page_token()));
+              DecodePageToken("members", digest, request->page_token()));
           if (!absl::SimpleAtoi(position, &offset) || offset < 0) {
             return WithReason(InvalidFieldError("page_token", "is malformed"),
                               reason::kInvalidPageToken);
@@ -874,7 +829,7 @@ grpc::Status SegmentationServiceImpl::ListSegmentMembers(
         }
         if (end < static_cast<int64_t>(selected.size())) {
           response->set_next_page_token(
-              EncodeToken("members", digest, absl::StrCat(end)));
+              EncodePageToken("members", digest, absl::StrCat(end)));
         }
         return absl::OkStatus();
       });
@@ -1042,7 +997,8 @@ grpc::Status SegmentationServiceImpl::ListSegmentTransitionMembers(
         std::string after;
         if (!request->page_token().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
-              after, DecodeToken("transition", digest, request->page_token()));
+              after,
+              DecodePageToken("transition", digest, request->page_token()));
         }
         CUSTRA_ASSIGN_OR_RETURN(
             MergedRuns merged,
@@ -1067,9 +1023,9 @@ grpc::Status SegmentationServiceImpl::ListSegmentTransitionMembers(
           const std::string& id = from ? from->customer_id : to->customer_id;
           if (!after.empty() && id <= after) continue;
           if (response->members_size() == page_size) {
-            response->set_next_page_token(
-                EncodeToken("transition", digest,
-                            response->members(page_size - 1).customer_id()));
+            response->set_next_page_token(EncodePageToken(
+                "transition", digest,
+                response->members(page_size - 1).customer_id()));
             continue;
           }
           v1::SegmentTransitionMember* out = response->add_members();

@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <map>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "client/cli/format.h"
 #include "client/cli/import_formats.h"
 #include "common/status_macros.h"
 
@@ -22,9 +22,8 @@ namespace fs = std::filesystem;
 
 // "INGESTION_REJECT_REASON_MISSING_FIELD" -> "MISSING_FIELD".
 std::string ShortReason(v1::IngestionRejectReason reason) {
-  std::string name = v1::IngestionRejectReason_Name(reason);
-  constexpr absl::string_view kPrefix = "INGESTION_REJECT_REASON_";
-  return absl::StartsWith(name, kPrefix) ? name.substr(kPrefix.size()) : name;
+  return ShortEnum(v1::IngestionRejectReason_Name(reason),
+                   "INGESTION_REJECT_REASON_");
 }
 
 // Files named on the command line; directories expand to their regular
@@ -221,14 +220,9 @@ absl::Status WriteRejects(const std::string& path,
   });
   std::ofstream out(path, std::ios::trunc);
   out << "file,line,row_id,field,reason,description\n";
+  // Unlike PrintRows' CSV, a field is not quoted for a carriage return.
   auto csv = [](const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) {
-      if (c == '"') q += '"';
-      q += c;
-    }
-    return q + "\"";
+    return CsvEscape(s, /*quote_cr=*/false);
   };
   for (const RejectedRow& r : rejected) {
     out << csv(files[r.origin.file]) << "," << r.origin.line << ","
@@ -443,9 +437,7 @@ absl::Status ImportInteractionsCommand(Client& client,
 
 void PrintCustomers(const std::vector<v1::Customer>& customers,
                     OutputFormat format) {
-  std::vector<const google::protobuf::Message*> rows;
-  for (const auto& c : customers) rows.push_back(&c);
-  PrintRows(rows, v1::Customer::descriptor(), format, std::cout,
+  PrintRows(RowsOf(customers), v1::Customer::descriptor(), format, std::cout,
             format == OutputFormat::kTable
                 ? std::vector<std::string>{"id", "kind", "display_name",
                                            "industry", "region", "tags"}

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "client/cli/account_commands.h"
 #include "client/cli/cli_context.h"
 #include "client/cli/ingest_commands.h"
 #include "client/cli/output.h"
@@ -249,6 +250,7 @@ int main(int argc, char** argv) {
   AddHealthCommand(app, flags, args, exit_code);
   AddIngestCommands(app, cli, args, exit_code);
   AddSegmentCommands(app, cli, args, exit_code);
+  AddAccountCommands(app, cli, args, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -2,7 +2,6 @@
 
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 
@@ -11,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
+#include "client/cli/format.h"
 
 namespace custra::cli {
 namespace {
@@ -50,11 +49,10 @@ std::string MessageText(const Message& message) {
   const Reflection* reflection = message.GetReflection();
   const Descriptor* descriptor = message.GetDescriptor();
   if (type == "google.protobuf.Timestamp") {
-    const auto& ts = static_cast<const google::protobuf::Timestamp&>(message);
-    if (ts.seconds() == 0 && ts.nanos() == 0) return "";
-    return google::protobuf::util::TimeUtil::ToString(ts);
+    return TimeText(static_cast<const google::protobuf::Timestamp&>(message));
   }
   if (type == "custra.v1.Money") {
+    // Truncated to cents, unlike Units() of format.h, which rounds.
     const int64_t micros = reflection->GetInt64(
         message, descriptor->FindFieldByName("amount_micros"));
     const std::string currency = reflection->GetString(
@@ -65,12 +63,7 @@ std::string MessageText(const Message& message) {
     return currency.empty() ? units : absl::StrCat(units, " ", currency);
   }
   if (type == "custra.v1.Date") {
-    auto get = [&](const char* name) {
-      return reflection->GetInt32(message, descriptor->FindFieldByName(name));
-    };
-    if (get("year") == 0) return "";
-    return absl::StrFormat("%04d-%02d-%02d", get("year"), get("month"),
-                           get("day"));
+    return DateText(static_cast<const v1::Date&>(message));
   }
   return ToJson(message, /*pretty=*/false);
 }
@@ -125,11 +118,6 @@ std::string ScalarText(const Message& message, const FieldDescriptor* field,
                                   : r->GetMessage(message, field));
   }
   return "";
-}
-
-std::string CsvEscape(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
 }
 
 std::vector<const FieldDescriptor*> Columns(

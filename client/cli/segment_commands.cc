@@ -3,9 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
-#include <cmath>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,14 +12,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/civil_time.h"
+#include "client/cli/format.h"
 #include "common/status_macros.h"
 
 namespace custra::cli {
@@ -82,59 +78,10 @@ struct SegmentFlags {
 constexpr absl::string_view kEntered = "(entered)";
 constexpr absl::string_view kLeft = "(left)";
 
+// How an unset date is shown: the server took today (UTC).
+constexpr absl::string_view kToday = "today";
+
 // --- Parsing ---------------------------------------------------------------
-
-// Parses "YYYY-MM-DD" into `date`; the error names `flag`.
-absl::Status ParseDate(absl::string_view flag, const std::string& text,
-                       v1::Date* date) {
-  const std::vector<std::string> parts = absl::StrSplit(text, '-');
-  int year = 0;
-  int month = 0;
-  int day = 0;
-  bool ok = parts.size() == 3 && parts[0].size() == 4 && parts[1].size() == 2 &&
-            parts[2].size() == 2;
-  for (size_t i = 0; ok && i < parts.size(); ++i) {
-    for (char c : parts[i]) ok = ok && absl::ascii_isdigit(c);
-  }
-  ok = ok && absl::SimpleAtoi(parts[0], &year) &&
-       absl::SimpleAtoi(parts[1], &month) && absl::SimpleAtoi(parts[2], &day);
-  if (ok) {
-    const absl::CivilDay civil(year, month, day);
-    ok = year >= 1 && civil.year() == year && civil.month() == month &&
-         civil.day() == day;
-  }
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": expected a date YYYY-MM-DD, got '", text, "'"));
-  }
-  date->set_year(year);
-  date->set_month(month);
-  date->set_day(day);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<double> ParseNumber(absl::string_view flag,
-                                   absl::string_view text) {
-  double value = 0;
-  if (!absl::SimpleAtod(text, &value) || !std::isfinite(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": expected a number, got '", text, "'"));
-  }
-  return value;
-}
-
-// An amount in currency units as Money in the tenant currency.
-absl::StatusOr<v1::Money> ParseMoney(absl::string_view flag,
-                                     absl::string_view text) {
-  CUSTRA_ASSIGN_OR_RETURN(const double units, ParseNumber(flag, text));
-  if (std::fabs(units) > 9e12) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": amount out of range: ", text));
-  }
-  v1::Money money;  // Empty currency code: the tenant's currency.
-  money.set_amount_micros(std::llround(units * 1e6));
-  return money;
-}
 
 v1::ValueMatrixAxis AxisOf(const std::string& name) {
   if (name == "frequency") return v1::VALUE_MATRIX_AXIS_FREQUENCY;
@@ -374,31 +321,8 @@ absl::StatusOr<v1::GetStructureReportRequest> BuildStructureRequest(
 
 // --- Formatting ------------------------------------------------------------
 
-// "SEGMENTATION_MODEL_VALUE_MATRIX" without "SEGMENTATION_MODEL_".
-std::string ShortEnum(const std::string& name, absl::string_view prefix) {
-  absl::string_view s = name;
-  absl::ConsumePrefix(&s, prefix);
-  return std::string(s);
-}
-
-// "REACH_DECISION_MAKER" -> "reach decision maker".
-std::string EnumWords(const std::string& name, absl::string_view prefix) {
-  return absl::StrReplaceAll(absl::AsciiStrToLower(ShortEnum(name, prefix)),
-                             {{"_", " "}});
-}
-
 std::string ModelName(v1::SegmentationModel model) {
   return ShortEnum(v1::SegmentationModel_Name(model), "SEGMENTATION_MODEL_");
-}
-
-// Money in currency units, rounded to 2 decimals: "-1234.50".
-std::string Units(const v1::Money& money) {
-  const int64_t micros = money.amount_micros();
-  const uint64_t abs = micros < 0 ? 0 - static_cast<uint64_t>(micros)
-                                  : static_cast<uint64_t>(micros);
-  const uint64_t cents = (abs + 5000) / 10000;
-  return absl::StrFormat("%s%d.%02d", micros < 0 && cents > 0 ? "-" : "",
-                         cents / 100, cents % 100);
 }
 
 // Units with an explicit sign, for changes.
@@ -407,87 +331,20 @@ std::string SignedUnits(const v1::Money& money) {
   return absl::StartsWith(units, "-") ? units : absl::StrCat("+", units);
 }
 
-// Units and the currency code, when the server sent one.
-std::string MoneyText(const v1::Money& money) {
-  return money.currency_code().empty()
-             ? Units(money)
-             : absl::StrCat(Units(money), " ", money.currency_code());
-}
-
-// A share in [0, 1] as a percentage with one decimal, without the sign.
-std::string Percent(double share) {
-  return absl::StrFormat("%.1f", share * 100);
-}
-
 // A change of share as signed percentage points.
 std::string Points(double change) {
   return absl::StrFormat("%+.1f", change * 100);
 }
 
-std::string DateText(const v1::Date& date) {
-  if (date.year() == 0) return "today";
-  return absl::StrFormat("%04d-%02d-%02d", date.year(), date.month(),
-                         date.day());
-}
-
 std::string WindowText(bool has_start, const v1::Date& start,
                        const v1::Date& as_of) {
-  return absl::StrCat(has_start ? DateText(start) : "all history", " to ",
-                      DateText(as_of));
-}
-
-// A column header for money, with the currency when known.
-std::string MoneyHeader(absl::string_view name, const v1::Money& sample) {
-  return sample.currency_code().empty()
-             ? std::string(name)
-             : absl::StrCat(name, " ", sample.currency_code());
+  return absl::StrCat(has_start ? DateText(start, kToday) : "all history",
+                      " to ", DateText(as_of, kToday));
 }
 
 // Shows the empty group key or segment name readably.
 std::string KeyText(const std::string& key, absl::string_view empty) {
   return key.empty() ? std::string(empty) : key;
-}
-
-bool LooksNumeric(absl::string_view s) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  bool digit = false;
-  for (char c : s) {
-    if (absl::ascii_isdigit(c)) {
-      digit = true;
-    } else if (c != '.' && c != ',') {
-      return false;
-    }
-  }
-  return digit;
-}
-
-using Table = std::vector<std::vector<std::string>>;
-
-// Prints `table` (its header row first) with aligned columns: the first
-// left-aligned, columns holding only numbers right-aligned.
-void PrintTable(const Table& table, std::ostream& out) {
-  size_t columns = 0;
-  for (const auto& row : table) columns = std::max(columns, row.size());
-  std::vector<size_t> width(columns, 0);
-  std::vector<bool> right(columns, true);
-  if (columns > 0) right[0] = false;
-  for (size_t r = 0; r < table.size(); ++r) {
-    for (size_t c = 0; c < table[r].size(); ++c) {
-      const std::string& cell = table[r][c];
-      width[c] = std::max(width[c], cell.size());
-      if (r > 0 && !cell.empty() && !LooksNumeric(cell)) right[c] = false;
-    }
-  }
-  for (const auto& row : table) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      const std::string pad(width[c] - row[c].size(), ' ');
-      if (c > 0) line += "  ";
-      line += right[c] ? pad + row[c] : row[c] + pad;
-    }
-    out << std::string(absl::StripTrailingAsciiWhitespace(line)) << "\n";
-  }
-  if (table.size() <= 1) out << "(none)\n";
 }
 
 // Segments (or value tiers) with their counts and shares.
@@ -584,7 +441,7 @@ void PrintModelExtras(const v1::SegmentationRun& run, std::ostream& out) {
              absl::StrCat(Units(b.monetary_min()), " .. ",
                           Units(b.monetary_max()))});
       }
-      PrintTable(table, out);
+      PrintTable(table, out, /*trailing_markers=*/false);
       break;
     }
     case v1::SegmentationRun::kValueMatrix: {
@@ -598,8 +455,8 @@ void PrintModelExtras(const v1::SegmentationRun& run, std::ostream& out) {
           "Value tiers by composite score (high: score >= %.1f, mid: score "
           ">= %.1f):\n",
           matrix.high_tier_min_score(), matrix.mid_tier_min_score());
-      PrintTable(SummaryTable(matrix.tiers(), "TIER", run.total_revenue()),
-                 out);
+      PrintTable(SummaryTable(matrix.tiers(), "TIER", run.total_revenue()), out,
+                 /*trailing_markers=*/false);
       break;
     }
     case v1::SegmentationRun::kLifecycle: {
@@ -610,7 +467,7 @@ void PrintModelExtras(const v1::SegmentationRun& run, std::ostream& out) {
             {EnumWords(v1::LifecycleRule_Name(r.rule()), "LIFECYCLE_RULE_"),
              StageOfRule(r.rule()), absl::StrCat(r.customer_count())});
       }
-      PrintTable(table, out);
+      PrintTable(table, out, /*trailing_markers=*/false);
       break;
     }
     case v1::SegmentationRun::kMan: {
@@ -622,7 +479,7 @@ void PrintModelExtras(const v1::SegmentationRun& run, std::ostream& out) {
             {a.segment(), absl::StrCat(s ? s->customer_count() : 0),
              EnumWords(v1::ManApproach_Name(a.approach()), "MAN_APPROACH_")});
       }
-      PrintTable(table, out);
+      PrintTable(table, out, /*trailing_markers=*/false);
       break;
     }
     default:
@@ -722,7 +579,7 @@ void PrintRun(const v1::SegmentationRun& run, OutputFormat format,
   out << "Run " << run.id();
   if (!run.display_name().empty()) out << " \"" << run.display_name() << "\"";
   out << ": " << ModelName(run.model()) << " as of "
-      << DateText(run.as_of_date()) << ", window "
+      << DateText(run.as_of_date(), kToday) << ", window "
       << WindowText(run.has_window_start_date(), run.window_start_date(),
                     run.as_of_date())
       << ", " << run.customer_count() << " customers, revenue "
@@ -732,7 +589,8 @@ void PrintRun(const v1::SegmentationRun& run, OutputFormat format,
     out << "Filter: " << run.customer_filter() << "\n";
   }
   out << "\n";
-  PrintTable(SummaryTable(run.segments(), "SEGMENT", run.total_revenue()), out);
+  PrintTable(SummaryTable(run.segments(), "SEGMENT", run.total_revenue()), out,
+             /*trailing_markers=*/false);
   PrintModelExtras(run, out);
   if (!run.warnings().empty()) out << "\n";
   for (const std::string& warning : run.warnings()) {
@@ -743,7 +601,7 @@ void PrintRun(const v1::SegmentationRun& run, OutputFormat format,
 
 std::string PeriodText(const v1::StructurePeriod& period) {
   return absl::StrCat(
-      "as of ", DateText(period.as_of_date()), ", window ",
+      "as of ", DateText(period.as_of_date(), kToday), ", window ",
       WindowText(period.has_window_start_date(), period.window_start_date(),
                  period.as_of_date()));
 }
@@ -811,7 +669,7 @@ void PrintStructure(const v1::StructureReport& report, OutputFormat format,
                       Percent(g.revenue_share()), Units(g.profit()),
                       Percent(g.profit_share())});
   }
-  PrintTable(groups, out);
+  PrintTable(groups, out, /*trailing_markers=*/false);
   const v1::StructureConcentration& c = current.concentration();
   out << "\nConcentration of "
       << (c.metric() == v1::SEGMENTATION_VALUE_METRIC_PROFIT ? "profit"
@@ -840,7 +698,7 @@ void PrintStructure(const v1::StructureReport& report, OutputFormat format,
            Points(g.profit_share_change()),
            g.has_revenue_growth() ? Points(g.revenue_growth()) : ""});
     }
-    PrintTable(changes, out);
+    PrintTable(changes, out, /*trailing_markers=*/false);
   }
   out << "\n" << StructureInterpretation(report) << "\n";
 }
@@ -892,7 +750,7 @@ void PrintComparison(const v1::CompareRunsResponse& comparison,
     }
     table.push_back(std::move(line));
   }
-  PrintTable(table, out);
+  PrintTable(table, out, /*trailing_markers=*/false);
   const int64_t common = comparison.common_customer_count();
   out << "\n"
       << absl::StrFormat(
@@ -907,30 +765,6 @@ void PrintComparison(const v1::CompareRunsResponse& comparison,
              comparison.entered_customer_count());
 }
 
-// Calls `fetch(page_size, page_token, items)` page after page until the last
-// page or until `items` holds `limit` (> 0) items; `fetch` appends one page
-// and returns its next_page_token.
-template <typename Item>
-absl::Status FetchPages(
-    int32_t max_page_size, int64_t limit, std::vector<Item>* items,
-    const std::function<absl::StatusOr<std::string>(
-        int32_t, const std::string&, std::vector<Item>*)>& fetch) {
-  std::string token;
-  do {
-    int32_t page_size = max_page_size;
-    if (limit > 0) {
-      page_size = static_cast<int32_t>(std::min<int64_t>(
-          max_page_size, limit - static_cast<int64_t>(items->size())));
-    }
-    CUSTRA_ASSIGN_OR_RETURN(token, fetch(page_size, token, items));
-    if (limit > 0 && static_cast<int64_t>(items->size()) > limit) {
-      items->resize(static_cast<size_t>(limit));
-    }
-  } while (!token.empty() &&
-           (limit <= 0 || static_cast<int64_t>(items->size()) < limit));
-  return absl::OkStatus();
-}
-
 // Tells (on stderr) how many of `total` a listing cut at `limit` shows.
 void NoteShown(size_t shown, int64_t total, int64_t limit,
                absl::string_view what) {
@@ -938,14 +772,6 @@ void NoteShown(size_t shown, int64_t total, int64_t limit,
     std::cerr << "(showing " << shown << " of " << total << " " << what
               << "; raise --limit for more)\n";
   }
-}
-
-template <typename Message>
-std::vector<const google::protobuf::Message*> RowsOf(
-    const std::vector<Message>& messages) {
-  std::vector<const google::protobuf::Message*> rows;
-  for (const Message& m : messages) rows.push_back(&m);
-  return rows;
 }
 
 absl::Status ListRunsCommand(Client& client, const std::string& model,
@@ -958,16 +784,20 @@ absl::Status ListRunsCommand(Client& client, const std::string& model,
   }
   std::vector<v1::SegmentationRun> runs;
   CUSTRA_RETURN_IF_ERROR(FetchPages<v1::SegmentationRun>(
-      500, limit, &runs,
-      [&](int32_t page_size, const std::string& token,
-          std::vector<v1::SegmentationRun>* out)
-          -> absl::StatusOr<std::string> {
-        request.set_page_size(page_size);
-        request.set_page_token(token);
-        CUSTRA_ASSIGN_OR_RETURN(auto page, client.ListRuns(request));
-        for (auto& run : *page.mutable_runs()) out->push_back(std::move(run));
-        return page.next_page_token();
-      }));
+                             500, limit, &runs,
+                             [&](int32_t page_size, const std::string& token,
+                                 std::vector<v1::SegmentationRun>* out)
+                                 -> absl::StatusOr<std::string> {
+                               request.set_page_size(page_size);
+                               request.set_page_token(token);
+                               CUSTRA_ASSIGN_OR_RETURN(
+                                   auto page, client.ListRuns(request));
+                               for (auto& run : *page.mutable_runs()) {
+                                 out->push_back(std::move(run));
+                               }
+                               return page.next_page_token();
+                             })
+                             .status());
   PrintRows(RowsOf(runs), v1::SegmentationRun::descriptor(), format, std::cout,
             format == OutputFormat::kTable
                 ? std::vector<std::string>{"id", "model", "display_name",
@@ -1000,16 +830,22 @@ absl::Status ListMembersCommand(Client& client, const std::string& run_id,
   std::vector<v1::SegmentMember> members;
   int64_t total = 0;
   CUSTRA_RETURN_IF_ERROR(FetchPages<v1::SegmentMember>(
-      1000, limit, &members,
-      [&](int32_t page_size, const std::string& token,
-          std::vector<v1::SegmentMember>* out) -> absl::StatusOr<std::string> {
-        request.set_page_size(page_size);
-        request.set_page_token(token);
-        CUSTRA_ASSIGN_OR_RETURN(auto page, client.ListSegmentMembers(request));
-        total = page.total_size();
-        for (auto& m : *page.mutable_members()) out->push_back(std::move(m));
-        return page.next_page_token();
-      }));
+                             1000, limit, &members,
+                             [&](int32_t page_size, const std::string& token,
+                                 std::vector<v1::SegmentMember>* out)
+                                 -> absl::StatusOr<std::string> {
+                               request.set_page_size(page_size);
+                               request.set_page_token(token);
+                               CUSTRA_ASSIGN_OR_RETURN(
+                                   auto page,
+                                   client.ListSegmentMembers(request));
+                               total = page.total_size();
+                               for (auto& m : *page.mutable_members()) {
+                                 out->push_back(std::move(m));
+                               }
+                               return page.next_page_token();
+                             })
+                             .status());
   std::vector<std::string> columns;
   if (format == OutputFormat::kTable) {
     columns = {"customer_id", "segment", "revenue", "profit"};
@@ -1042,19 +878,23 @@ absl::Status ListTransitionCommand(Client& client, const SegmentFlags& f,
   }
   std::vector<v1::SegmentTransitionMember> members;
   int64_t total = 0;
-  CUSTRA_RETURN_IF_ERROR(FetchPages<v1::SegmentTransitionMember>(
-      1000, limit, &members,
-      [&](int32_t page_size, const std::string& token,
-          std::vector<v1::SegmentTransitionMember>* out)
-          -> absl::StatusOr<std::string> {
-        request.set_page_size(page_size);
-        request.set_page_token(token);
-        CUSTRA_ASSIGN_OR_RETURN(auto page,
-                                client.ListSegmentTransitionMembers(request));
-        total = page.total_size();
-        for (auto& m : *page.mutable_members()) out->push_back(std::move(m));
-        return page.next_page_token();
-      }));
+  CUSTRA_RETURN_IF_ERROR(
+      FetchPages<v1::SegmentTransitionMember>(
+          1000, limit, &members,
+          [&](int32_t page_size, const std::string& token,
+              std::vector<v1::SegmentTransitionMember>* out)
+              -> absl::StatusOr<std::string> {
+            request.set_page_size(page_size);
+            request.set_page_token(token);
+            CUSTRA_ASSIGN_OR_RETURN(
+                auto page, client.ListSegmentTransitionMembers(request));
+            total = page.total_size();
+            for (auto& m : *page.mutable_members()) {
+              out->push_back(std::move(m));
+            }
+            return page.next_page_token();
+          })
+          .status());
   if (format != OutputFormat::kTable) {
     PrintRows(RowsOf(members), v1::SegmentTransitionMember::descriptor(),
               format, std::cout);
@@ -1069,7 +909,7 @@ absl::Status ListTransitionCommand(Client& client, const SegmentFlags& f,
                      m.has_base() ? Units(m.base().revenue()) : "",
                      m.has_target() ? Units(m.target().revenue()) : ""});
   }
-  PrintTable(table, std::cout);
+  PrintTable(table, std::cout, /*trailing_markers=*/false);
   NoteShown(members.size(), total, limit, "customers");
   return absl::OkStatus();
 }
@@ -1077,18 +917,16 @@ absl::Status ListTransitionCommand(Client& client, const SegmentFlags& f,
 void PrintAssignments(const v1::GetCustomerSegmentsResponse& response,
                       OutputFormat format) {
   if (format != OutputFormat::kTable) {
-    std::vector<const google::protobuf::Message*> rows;
-    for (const auto& a : response.assignments()) rows.push_back(&a);
-    PrintRows(rows, v1::CustomerSegmentAssignment::descriptor(), format,
-              std::cout);
+    PrintRows(RowsOf(response.assignments()),
+              v1::CustomerSegmentAssignment::descriptor(), format, std::cout);
     return;
   }
   Table table = {{"MODEL", "RUN", "AS OF", "SEGMENT"}};
   for (const v1::CustomerSegmentAssignment& a : response.assignments()) {
-    table.push_back({ModelName(a.model()), a.run_id(), DateText(a.as_of_date()),
-                     a.member().segment()});
+    table.push_back({ModelName(a.model()), a.run_id(),
+                     DateText(a.as_of_date(), kToday), a.member().segment()});
   }
-  PrintTable(table, std::cout);
+  PrintTable(table, std::cout, /*trailing_markers=*/false);
 }
 
 }  // namespace
