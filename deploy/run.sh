@@ -74,6 +74,14 @@ echo "Who brings the revenue (ABC / Pareto) as of $last_day:"
 echo
 echo "Who is active or slipping away (RFM) as of $last_day:"
 "$cli" segment rfm --as-of "$last_day" --name "demo RFM"
+echo
+echo "What each customer is worth in the future: BG/NBD and Gamma-Gamma fits:"
+"$cli" clv fit --model all --calibration-end "$last_day"
+echo
+echo "Key accounts as of $last_day (default scoring profile):"
+"$cli" accounts score --as-of "$last_day"
+echo
+"$cli" accounts top -n 10 --explain
 
 cat <<EOT
 
@@ -86,5 +94,6 @@ Reach it with:
   $cli customers list --limit 10
   $cli segment rfm --as-of $last_day
   $cli runs list
+  $cli accounts explain \$($cli accounts top -n 1 -o csv | sed -n 2p | cut -d, -f1)
 Stop it with: kill \$(cat $data/server.pid)
 EOT
