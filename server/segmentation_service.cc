@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -16,12 +17,14 @@
 #include "absl/strings/strip.h"
 #include "common/errors.h"
 #include "common/ingestion_store.h"
+#include "common/key_account_store.h"
 #include "common/segmentation_store.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "server/paging.h"
 #include "server/proto_convert.h"
 #include "server/segmentation_convert.h"
+#include "server/value_model_runtime.h"
 
 namespace custra::server {
 namespace {
@@ -94,12 +97,86 @@ const char* TierName(int i) {
   return kNames[i];
 }
 
+// Per-customer values from the tenant's customer-value models as of a day:
+// P(alive) and CLV (one year, undiscounted, margin 1), by customer id.
+struct ModelValues {
+  absl::flat_hash_map<std::string, double> p_alive;
+  absl::flat_hash_map<std::string, double> clv_micros;
+};
+
+absl::StatusOr<ModelValues> ValuesFromModels(SQLite::Database& db,
+                                             absl::string_view model_id,
+                                             absl::string_view field,
+                                             bool need_clv, int64_t as_of_day) {
+  KeyAccountStore store(&db);
+  CUSTRA_ASSIGN_OR_RETURN(std::optional<LoadedModel> purchase,
+                          ChooseModel(store, model_id, true, field));
+  if (!purchase) {
+    return WithReason(absl::FailedPreconditionError(
+                          "the tenant has no converged purchase-count model; "
+                          "fit one first (KeyAccountService.FitValueModel, "
+                          "custra clv fit)"),
+                      reason::kFailedPrecondition);
+  }
+  std::optional<LoadedModel> spend;
+  if (need_clv) {
+    CUSTRA_ASSIGN_OR_RETURN(spend, ChooseModel(store, "", false, field));
+    if (!spend) {
+      return WithReason(
+          absl::FailedPreconditionError(
+              "predicted CLV needs a converged Gamma-Gamma spend model; fit "
+              "one first (custra clv fit --model gamma-gamma)"),
+          reason::kFailedPrecondition);
+    }
+  }
+  CUSTRA_ASSIGN_OR_RETURN(CustomerHistory history,
+                          store.LoadHistory(as_of_day, false, {}));
+  ValueOptions options;
+  options.horizon_periods =
+      purchase->model.time_unit() == v1::TIME_UNIT_DAY ? 365 : 52;
+  CUSTRA_ASSIGN_OR_RETURN(CustomerValues values,
+                          PredictValues(history, as_of_day, *purchase,
+                                        spend ? &*spend : nullptr, options));
+  ModelValues out;
+  for (size_t i = 0; i < history.customers.size(); ++i) {
+    const std::string& id = history.customers[i].id;
+    if (values.p_alive[i]) out.p_alive[id] = *values.p_alive[i];
+    if (values.clv_micros[i]) {
+      out.clv_micros[id] = static_cast<double>(*values.clv_micros[i]);
+    }
+  }
+  return out;
+}
+
+// The latest key-account scores made with a profile, by customer id.
+absl::StatusOr<absl::flat_hash_map<std::string, double>> LatestScores(
+    SQLite::Database& db, absl::string_view profile_id) {
+  KeyAccountStore store(&db);
+  const std::string profile =
+      profile_id.empty() ? "default" : std::string(profile_id);
+  CUSTRA_ASSIGN_OR_RETURN(std::vector<StoredItem> runs,
+                          store.ListScoringRuns(profile, 0, 1));
+  if (runs.empty()) {
+    return WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            "no accounts have been scored with profile ", profile,
+            " yet; run KeyAccountService.ScoreAccounts (custra accounts "
+            "score) first")),
+        reason::kFailedPrecondition);
+  }
+  CUSTRA_ASSIGN_OR_RETURN(std::vector<StoredScore> scores,
+                          store.RunScores(runs.front().id));
+  absl::flat_hash_map<std::string, double> out;
+  for (const StoredScore& s : scores) out[s.customer_id] = s.score;
+  return out;
+}
+
 // Computes a run's members and model result into `run` from the tenant's
 // data. `run.parameters()` has its defaults filled in.
 absl::StatusOr<std::vector<SegmentMember>> ComputeRun(
-    SegmentationStore& store, const CustomerFilter& filter,
-    const RunWindow& window, const std::string& currency,
-    v1::SegmentationRun& run) {
+    SQLite::Database& db, const CustomerFilter& filter, const RunWindow& window,
+    const std::string& currency, v1::SegmentationRun& run) {
+  SegmentationStore store(&db);
   v1::SegmentationParameters& params = *run.mutable_parameters();
   switch (ModelOf(params)) {
     case SegmentationModelKind::kAbc: {
@@ -160,22 +237,43 @@ absl::StatusOr<std::vector<SegmentMember>> ComputeRun(
       for (const auto& [measure, weight] : p.weights) {
         measures.push_back(measure);
       }
-      for (ValueAxis m : measures) {
-        if (m == ValueAxis::kPredictedClv || m == ValueAxis::kKeyAccountScore) {
-          return WithReason(
-              absl::FailedPreconditionError(
-                  m == ValueAxis::kPredictedClv
-                      ? "the tenant has no fitted customer-value model to "
-                        "predict CLV; fit one with KeyAccountService first"
-                      : "the tenant has no key-account scores yet; run "
-                        "KeyAccountService.ScoreAccounts first"),
-              reason::kFailedPrecondition);
-        }
+      const bool needs_clv =
+          std::find(measures.begin(), measures.end(),
+                    ValueAxis::kPredictedClv) != measures.end();
+      const bool needs_score =
+          std::find(measures.begin(), measures.end(),
+                    ValueAxis::kKeyAccountScore) != measures.end();
+      ModelValues model_values;
+      if (needs_clv) {
+        CUSTRA_ASSIGN_OR_RETURN(
+            model_values,
+            ValuesFromModels(db,
+                             params.value_matrix().customer_value_model_id(),
+                             "parameters.value_matrix.customer_value_model_id",
+                             true, window.as_of_day));
+      }
+      absl::flat_hash_map<std::string, double> scores;
+      if (needs_score) {
+        CUSTRA_ASSIGN_OR_RETURN(
+            scores,
+            LatestScores(db, params.value_matrix().scoring_profile_id()));
       }
       CUSTRA_ASSIGN_OR_RETURN(std::vector<CustomerWindowStats> stats,
                               store.LoadWindowStats(filter, window));
       std::vector<ValueMatrixInput> inputs(stats.size());
-      for (size_t i = 0; i < stats.size(); ++i) inputs[i].stats = &stats[i];
+      for (size_t i = 0; i < stats.size(); ++i) {
+        inputs[i].stats = &stats[i];
+        if (needs_clv) {
+          const auto it = model_values.clv_micros.find(stats[i].id);
+          if (it != model_values.clv_micros.end()) {
+            inputs[i].predicted_clv = it->second;
+          }
+        }
+        if (needs_score) {
+          const auto it = scores.find(stats[i].id);
+          if (it != scores.end()) inputs[i].key_account_score = it->second;
+        }
+      }
       ValueMatrixResult result = RunValueMatrix(inputs, p);
       std::vector<SegmentInfo> segments;
       for (int i = 0; i < 4; ++i) {
@@ -211,17 +309,20 @@ absl::StatusOr<std::vector<SegmentMember>> ComputeRun(
     case SegmentationModelKind::kLifecycle: {
       CUSTRA_ASSIGN_OR_RETURN(LifecycleParams p,
                               LifecycleFromProto(*params.mutable_lifecycle()));
-      if (p.lost_p_alive_below) {
-        return WithReason(
-            absl::FailedPreconditionError(
-                "lost_p_alive_below needs P(alive) from a fitted "
-                "customer-value model, and the tenant has none; fit one "
-                "with KeyAccountService first"),
-            reason::kFailedPrecondition);
-      }
       CUSTRA_ASSIGN_OR_RETURN(
           LifecycleData data,
           store.LoadLifecycle(filter, window, p.period_days));
+      if (p.lost_p_alive_below) {
+        CUSTRA_ASSIGN_OR_RETURN(
+            ModelValues model_values,
+            ValuesFromModels(db, params.lifecycle().customer_value_model_id(),
+                             "parameters.lifecycle.customer_value_model_id",
+                             false, window.as_of_day));
+        for (LifecycleInput& in : data.inputs) {
+          const auto it = model_values.p_alive.find(in.id);
+          if (it != model_values.p_alive.end()) in.p_alive = it->second;
+        }
+      }
       LifecycleResult result = RunLifecycle(data.inputs, window.as_of_day, p);
       AddSegmentSummaries(result.members, LifecycleSegments(), currency, &run);
       v1::LifecycleRunResult* out = run.mutable_lifecycle();
@@ -645,7 +746,7 @@ grpc::Status SegmentationServiceImpl::RunSegmentation(
         CUSTRA_ASSIGN_OR_RETURN(std::string currency, Currency(session.db()));
         CUSTRA_ASSIGN_OR_RETURN(
             std::vector<SegmentMember> members,
-            ComputeRun(store, filter, window, currency, run));
+            ComputeRun(session.db(), filter, window, currency, run));
         if (context->IsCancelled()) {
           return absl::CancelledError("the call was cancelled; nothing stored");
         }
