@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "common/errors.h"
 #include "common/ingestion_validation.h"
+#include "common/opportunity_store.h"
 #include "common/request_log.h"
 #include "common/segmentation_store.h"
 #include "common/sha256.h"
@@ -1090,6 +1091,9 @@ absl::StatusOr<IngestionStore::DeleteCounts> IngestionStore::DeleteCustomer(
         erase("DELETE FROM customer_attributes WHERE customer_id = ?");
         erase("DELETE FROM customers WHERE id = ?");
         EraseFromRuns(*db_, id);
+        EraseCustomerOpportunityData(*db_, id);
+        erase("DELETE FROM account_assessments WHERE customer_id = ?");
+        erase("DELETE FROM account_scores WHERE customer_id = ?");
         txn.commit();
         return counts;
       });

@@ -199,6 +199,48 @@ INSERT OR IGNORE INTO tenant_meta(key, value)
   SELECT 'has_cost', '1'
   WHERE EXISTS (SELECT 1 FROM transactions WHERE cost_micros IS NOT NULL);
 )sql"},
+    // Opportunities (OpportunityService). Records are the server's
+    // encodings; B2B volumes are small, so reports read them whole. The
+    // logs (stage changes, activities) number their entries with rowids.
+    {6, "opportunities, contacts, trust and activities", R"sql(
+CREATE TABLE pipeline (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  record BLOB NOT NULL
+);
+CREATE TABLE opportunities (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX opportunities_by_customer ON opportunities(customer_id);
+CREATE TABLE stage_changes (
+  seq INTEGER PRIMARY KEY,
+  opportunity_id TEXT NOT NULL,
+  change_time_us INTEGER NOT NULL,
+  record BLOB NOT NULL
+);
+CREATE INDEX stage_changes_by_opportunity
+  ON stage_changes(opportunity_id, seq);
+CREATE TABLE contacts (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX contacts_by_customer ON contacts(customer_id);
+CREATE TABLE account_trust (
+  customer_id TEXT PRIMARY KEY,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE sales_activities (
+  seq INTEGER PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  opportunity_id TEXT NOT NULL DEFAULT '',
+  occur_time_us INTEGER NOT NULL,
+  record BLOB NOT NULL
+);
+CREATE INDEX sales_activities_by_customer
+  ON sales_activities(customer_id, occur_time_us);
+)sql"},
 };
 
 }  // namespace
