@@ -371,7 +371,8 @@ bool ListsBefore(const AccountScoreValue& a, const AccountScoreValue& b) {
 }
 
 ScoringResult ScoreAccounts(std::span<const AccountInput> accounts,
-                            const ScoringProfileParams& params) {
+                            const ScoringProfileParams& params,
+                            const TenantTotals* tenant) {
   const size_t n = accounts.size();
   ScoringResult result;
 
@@ -383,6 +384,10 @@ ScoringResult ScoreAccounts(std::span<const AccountInput> accounts,
       totals.profit +=
           static_cast<double>(std::max<int64_t>(a.profit_window, 0));
     }
+  }
+  if (tenant != nullptr) {
+    totals.revenue = static_cast<double>(tenant->positive_revenue);
+    totals.profit = static_cast<double>(tenant->positive_profit);
   }
 
   // The positively weighted criteria, in enum order.

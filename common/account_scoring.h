@@ -262,8 +262,18 @@ struct ScoringResult {
 // score = 100 * sum(w_i n_i) / sum(w_i) over the positively weighted
 // criteria available for the account; an account with none of them scores
 // 0 (its tier then follows from the thresholds like any other score).
+//
+// Revenue and profit contributions are shares of `tenant` when given: the
+// sums of max(revenue, 0) and max(profit, 0) in the window over every
+// customer of the tenant (the proto's "share of the tenant's revenue"),
+// scored or not; without it, of the sums over `accounts`.
+struct TenantTotals {
+  int64_t positive_revenue = 0;
+  int64_t positive_profit = 0;
+};
 ScoringResult ScoreAccounts(std::span<const AccountInput> accounts,
-                            const ScoringProfileParams& params);
+                            const ScoringProfileParams& params,
+                            const TenantTotals* tenant = nullptr);
 
 // ---------------------------------------------------------------------------
 // Tier migration (CompareScorings)

@@ -15,6 +15,7 @@
 #include <random>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/errors.h"
@@ -361,8 +362,10 @@ struct PreparedCounts {
   std::vector<int32_t> t_index;
   std::vector<int32_t> T_index;
   std::vector<double> weight;
-  std::vector<double> times;     // Distinct t_x and T values, ascending.
+  std::vector<double> times;     // Distinct t_x and T values.
   std::vector<double> x_weight;  // [n]: weight of the rows with x == n.
+  // Rows are sorted by x; those with x == n are [x_begin[n], x_begin[n+1]).
+  std::vector<int32_t> x_begin;
   int32_t max_x = 0;
   double total_weight = 0;
   double repeat_weight = 0;
@@ -399,16 +402,15 @@ absl::StatusOr<PreparedCounts> PrepareCounts(const SummaryData& raw) {
   }
   const SummaryData data = Compress(raw);
   PreparedCounts d;
-  d.times.reserve(2 * data.size());
-  for (size_t i = 0; i < data.size(); ++i) {
-    d.times.push_back(data.t_x[i]);
-    d.times.push_back(data.T[i]);
-  }
-  std::sort(d.times.begin(), d.times.end());
-  d.times.erase(std::unique(d.times.begin(), d.times.end()), d.times.end());
+  // Distinct times, numbered in order of first appearance (a hash lookup per
+  // value; there are few distinct times, e.g. at most 366 over a year of
+  // days, so their tables stay in L1).
+  absl::flat_hash_map<double, int32_t> time_index;
   auto index_of = [&](double t) {
-    return static_cast<int32_t>(
-        std::lower_bound(d.times.begin(), d.times.end(), t) - d.times.begin());
+    const auto [it, inserted] = time_index.try_emplace(
+        t + 0.0, static_cast<int32_t>(d.times.size()));  // -0 -> +0.
+    if (inserted) d.times.push_back(t + 0.0);
+    return it->second;
   };
   d.x.resize(data.size());
   d.t_index.resize(data.size());
@@ -426,7 +428,12 @@ absl::StatusOr<PreparedCounts> PrepareCounts(const SummaryData& raw) {
     d.sum_wT += w * data.T[i];
   }
   d.x_weight.assign(d.max_x + 1, 0.0);
-  for (size_t i = 0; i < data.size(); ++i) d.x_weight[d.x[i]] += d.weight[i];
+  d.x_begin.assign(d.max_x + 2, 0);
+  for (size_t i = 0; i < data.size(); ++i) {
+    d.x_weight[d.x[i]] += d.weight[i];
+    ++d.x_begin[d.x[i] + 1];
+  }
+  for (int32_t n = 0; n <= d.max_x; ++n) d.x_begin[n + 1] += d.x_begin[n];
   return d;
 }
 
@@ -508,39 +515,54 @@ double BgFamilyLogLikelihood(const PreparedCounts& d, const double* theta,
     g_b += w * (ws.inv_b[m] - ws.inv_ab[m]);
   }
 
+  // Rows are sorted by x: one pass per frequency group, in which c = r + x
+  // and the coefficient of term A4 are constant. The loop body is branch
+  // free: with d = l4 - l3, log(e^l3 + e^l4) = max(l3, l4) + log(1 + e^-|d|)
+  // and the share of the second term is 1 / (1 + e^-|d|) or its complement.
   double s_r = 0, s_alpha = 0;
-  const size_t rows = d.x.size();
-  for (size_t i = 0; i < rows; ++i) {
-    const int32_t n = d.x[i];
-    const double w = d.weight[i];
-    const double c = r + n;
-    const int32_t iT = d.T_index[i];
-    const double log_T = ws.log_time[iT];
-    const double l3 = -c * log_T;
+  const int32_t* rows_x_begin = d.x_begin.data();
+  const int32_t* t_index = d.t_index.data();
+  const int32_t* T_index = d.T_index.data();
+  const double* weight = d.weight.data();
+  const double* log_time = ws.log_time.data();
+  const double* inv_time = ws.inv_time.data();
+  for (size_t n = 0; n < nx; ++n) {
+    const int32_t begin = rows_x_begin[n], end = rows_x_begin[n + 1];
+    if (begin == end) continue;
+    const double c = r + static_cast<double>(n);
     if (n + shift == 0) {
-      ll += w * l3;
-      s_r += w * log_T;
-      s_alpha += w * c * ws.inv_time[iT];
+      double sum_log = 0, sum_inv = 0;
+      for (int32_t i = begin; i < end; ++i) {
+        sum_log += weight[i] * log_time[T_index[i]];
+        sum_inv += weight[i] * inv_time[T_index[i]];
+      }
+      ll -= c * sum_log;
+      s_r += sum_log;
+      s_alpha += c * sum_inv;
       continue;
     }
-    const int32_t it = d.t_index[i];
-    const double log_t = ws.log_time[it];
-    const double l4 = ws.coef[n] - c * log_t;
-    double mixture, p4;
-    if (l3 >= l4) {
-      const double e = std::exp(l4 - l3);
-      mixture = l3 + std::log1p(e);
-      p4 = e / (1 + e);
-    } else {
-      const double e = std::exp(l3 - l4);
-      mixture = l4 + std::log1p(e);
-      p4 = 1 / (1 + e);
+    const double coef = ws.coef[n];
+    double sum_ll = 0, sum_r = 0, sum_alpha = 0, sum_p4 = 0;
+    for (int32_t i = begin; i < end; ++i) {
+      const double w = weight[i];
+      const double log_T = log_time[T_index[i]];
+      const double log_t = log_time[t_index[i]];
+      const double l3 = -c * log_T;
+      const double l4 = coef - c * log_t;
+      const double diff = l4 - l3;
+      const double e = std::exp(-std::abs(diff));
+      const double share = 1 / (1 + e);  // Of the larger term.
+      const double p4 = diff > 0 ? share : e * share;
+      const double p3 = 1 - p4;
+      sum_ll += w * (std::max(l3, l4) + std::log(1 + e));
+      sum_r += w * (p3 * log_T + p4 * log_t);
+      sum_alpha += w * (p3 * inv_time[T_index[i]] + p4 * inv_time[t_index[i]]);
+      sum_p4 += w * p4;
     }
-    const double p3 = 1 - p4;
-    ll += w * mixture;
-    s_r += w * (p3 * log_T + p4 * log_t);
-    s_alpha += w * c * (p3 * ws.inv_time[iT] + p4 * ws.inv_time[it]);
-    ws.second[n] += w * p4;
+    ll += sum_ll;
+    s_r += sum_r;
+    s_alpha += c * sum_alpha;
+    ws.second[n] = sum_p4;
   }
   if (gradient != nullptr) {
     g_r -= s_r;
@@ -1021,11 +1043,16 @@ SummaryData Compress(const SummaryData& data) {
     if (w == 0) continue;
     rows.push_back({data.x[i], data.T[i], data.t_x[i], w});
   }
-  std::sort(rows.begin(), rows.end(), [](const Row& u, const Row& v) {
+  auto before = [](const Row& u, const Row& v) {
     if (u.x != v.x) return u.x < v.x;
     if (u.T != v.T) return u.T < v.T;
     return u.t_x < v.t_x;
-  });
+  };
+  // Already compressed data (the common case on a second pass) needs no
+  // sort.
+  if (!std::is_sorted(rows.begin(), rows.end(), before)) {
+    std::sort(rows.begin(), rows.end(), before);
+  }
   SummaryData out;
   for (const Row& row : rows) {
     if (!out.x.empty() && out.x.back() == row.x && out.T.back() == row.T &&

@@ -65,8 +65,12 @@ absl::StatusOr<std::string> Currency(SQLite::Database& db) {
 int64_t WindowStart(int64_t as_of_day, int months) {
   const absl::CivilDay epoch(1970, 1, 1);
   const absl::CivilDay as_of = epoch + as_of_day;
+  // The same day of the month `months` earlier, or that month's last day
+  // when it is shorter (as of Mar 31, one month back is Feb 28).
   const absl::CivilMonth month = absl::CivilMonth(as_of) - months;
-  const absl::CivilDay back(month.year(), month.month(), as_of.day());
+  const absl::CivilDay month_end = absl::CivilDay(month + 1) - 1;
+  const absl::CivilDay back(month.year(), month.month(),
+                            std::min<int>(as_of.day(), month_end.day()));
   return (back + 1) - epoch;
 }
 
@@ -76,7 +80,7 @@ std::vector<AccountInput> ScoringInputs(
     const ScoringProfileParams& params, bool has_cost,
     const absl::flat_hash_map<std::string, int64_t>& referrals,
     const absl::flat_hash_map<std::string, AccountAssessment>& assessments,
-    std::vector<size_t>* history_index) {
+    std::vector<size_t>* history_index, TenantTotals* totals) {
   const int64_t start = WindowStart(as_of_day, params.window_months);
   const int64_t length = as_of_day - start + 1;
   const int64_t previous_start = start - length;
@@ -84,6 +88,19 @@ std::vector<AccountInput> ScoringInputs(
   std::vector<AccountInput> inputs;
   for (size_t i = 0; i < history.customers.size(); ++i) {
     const CustomerHistory::Customer& c = history.customers[i];
+    int64_t revenue = 0, profit = 0;
+    for (size_t d = c.begin; d < c.end; ++d) {
+      if (history.days[d].day < start) continue;
+      revenue += history.days[d].amount;
+      profit += history.days[d].profit;
+    }
+    totals->positive_revenue += std::max<int64_t>(revenue, 0);
+    totals->positive_profit += std::max<int64_t>(profit, 0);
+    if (!params.customer_kinds.empty() &&
+        std::find(params.customer_kinds.begin(), params.customer_kinds.end(),
+                  c.kind) == params.customer_kinds.end()) {
+      continue;
+    }
     const auto assessment = assessments.find(c.id);
     bool purchased = false;
     for (size_t d = c.begin; d < c.end && !purchased; ++d) {
@@ -554,8 +571,8 @@ grpc::Status KeyAccountServiceImpl::ScoreAccounts(
             }
           }
           CUSTRA_ASSIGN_OR_RETURN(
-              history, store.LoadHistory(as_of_day, /*all_customers=*/true,
-                                         params.customer_kinds));
+              history,
+              store.LoadHistory(as_of_day, /*all_customers=*/true, {}));
           CUSTRA_ASSIGN_OR_RETURN(has_cost, store.HasCostData());
           const int64_t from_day = WindowStart(as_of_day, params.window_months);
           constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
@@ -568,9 +585,10 @@ grpc::Status KeyAccountServiceImpl::ScoreAccounts(
         CUSTRA_ASSIGN_OR_RETURN(ScoringProfileParams params,
                                 ProfileParams(profile));
         std::vector<size_t> index;
+        TenantTotals totals;
         std::vector<AccountInput> inputs =
             ScoringInputs(history, as_of_day, params, has_cost, referrals,
-                          assessments, &index);
+                          assessments, &index, &totals);
         if (purchase_model) {
           ValueOptions options;
           const bool weeks =
@@ -592,7 +610,8 @@ grpc::Status KeyAccountServiceImpl::ScoreAccounts(
         if (context->IsCancelled()) {
           return absl::CancelledError("the call was cancelled; nothing stored");
         }
-        const ScoringResult result = custra::ScoreAccounts(inputs, params);
+        const ScoringResult result =
+            custra::ScoreAccounts(inputs, params, &totals);
 
         v1::AccountScoringRun& run = *response->mutable_scoring_run();
         *run.mutable_profile() = profile;

@@ -229,7 +229,7 @@ grpc::Status KeyAccountServiceImpl::FitValueModel(
           }
           CUSTRA_ASSIGN_OR_RETURN(
               history, store.LoadHistory(*calibration_end,
-                                         /*all_customers=*/false, {}));
+                                         /*all_customers=*/true, {}));
           CUSTRA_ASSIGN_OR_RETURN(written_us,
                                   store.TransactionsWrittenMicros());
         }
