@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "custra/v1/ingestion.grpc.pb.h"
 #include "custra/v1/key_account.grpc.pb.h"
+#include "custra/v1/opportunity.grpc.pb.h"
 #include "custra/v1/segmentation.grpc.pb.h"
 #include "custra/v1/tenant_admin.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
@@ -58,6 +59,19 @@ std::string RetryServiceConfig() {
       {"custra.v1.KeyAccountService", "ListTopAccounts"},
       {"custra.v1.KeyAccountService", "ListAccountScoreHistory"},
       {"custra.v1.KeyAccountService", "CompareScorings"},
+      {"custra.v1.OpportunityService", "GetPipeline"},
+      {"custra.v1.OpportunityService", "GetOpportunity"},
+      {"custra.v1.OpportunityService", "ListOpportunities"},
+      {"custra.v1.OpportunityService", "ListStageChanges"},
+      {"custra.v1.OpportunityService", "GetContact"},
+      {"custra.v1.OpportunityService", "ListContacts"},
+      {"custra.v1.OpportunityService", "GetAccountTrust"},
+      {"custra.v1.OpportunityService", "ListActivities"},
+      {"custra.v1.OpportunityService", "GetPipelineSummary"},
+      {"custra.v1.OpportunityService", "GetForecast"},
+      {"custra.v1.OpportunityService", "ListStaleOpportunities"},
+      {"custra.v1.OpportunityService", "GetDecisionMakerCoverage"},
+      {"custra.v1.OpportunityService", "GetCalibratedProbabilities"},
       {"grpc.health.v1.Health", "Check"},
   };
   std::vector<std::string> names;
@@ -161,6 +175,7 @@ struct Client::Impl {
   std::unique_ptr<v1::IngestionService::Stub> ingestion;
   std::unique_ptr<v1::SegmentationService::Stub> segmentation;
   std::unique_ptr<v1::KeyAccountService::Stub> key_account;
+  std::unique_ptr<v1::OpportunityService::Stub> opportunity;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
 
   // A context with the deadline and the auth headers. `tenant` overrides
@@ -220,6 +235,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   impl->ingestion = v1::IngestionService::NewStub(impl->channel);
   impl->segmentation = v1::SegmentationService::NewStub(impl->channel);
   impl->key_account = v1::KeyAccountService::NewStub(impl->channel);
+  impl->opportunity = v1::OpportunityService::NewStub(impl->channel);
   impl->options = std::move(options);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -827,6 +843,273 @@ absl::StatusOr<v1::CompareScoringsResponse> Client::CompareScorings(
   auto context = impl_->Context(impl_->options.tenant_id);
   absl::Status status = FromGrpcStatus(
       impl_->key_account->CompareScorings(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+// --- OpportunityService ----------------------------------------------------
+
+absl::StatusOr<v1::Pipeline> Client::GetPipeline() {
+  v1::GetPipelineRequest request;
+  v1::GetPipelineResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->GetPipeline(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.pipeline();
+}
+
+absl::StatusOr<v1::UpdatePipelineResponse> Client::UpdatePipeline(
+    const v1::UpdatePipelineRequest& request) {
+  v1::UpdatePipelineResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->UpdatePipeline(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::Opportunity> Client::CreateOpportunity(
+    const v1::CreateOpportunityRequest& request) {
+  v1::CreateOpportunityResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->CreateOpportunity(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.opportunity();
+}
+
+absl::StatusOr<v1::Opportunity> Client::GetOpportunity(absl::string_view id) {
+  v1::GetOpportunityRequest request;
+  request.set_opportunity_id(std::string(id));
+  v1::GetOpportunityResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->GetOpportunity(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.opportunity();
+}
+
+absl::StatusOr<v1::ListOpportunitiesResponse> Client::ListOpportunities(
+    const v1::ListOpportunitiesRequest& request) {
+  v1::ListOpportunitiesResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->ListOpportunities(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::Opportunity> Client::UpdateOpportunity(
+    const v1::UpdateOpportunityRequest& request) {
+  v1::UpdateOpportunityResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->UpdateOpportunity(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.opportunity();
+}
+
+absl::Status Client::DeleteOpportunity(absl::string_view id) {
+  v1::DeleteOpportunityRequest request;
+  request.set_opportunity_id(std::string(id));
+  v1::DeleteOpportunityResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  return FromGrpcStatus(
+      impl_->opportunity->DeleteOpportunity(context.get(), request, &response));
+}
+
+absl::StatusOr<v1::ChangeOpportunityStageResponse>
+Client::ChangeOpportunityStage(
+    const v1::ChangeOpportunityStageRequest& request) {
+  v1::ChangeOpportunityStageResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->opportunity->ChangeOpportunityStage(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ListStageChangesResponse> Client::ListStageChanges(
+    const v1::ListStageChangesRequest& request) {
+  v1::ListStageChangesResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->ListStageChanges(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::AccountContact> Client::CreateContact(
+    const v1::CreateContactRequest& request) {
+  v1::CreateContactResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->CreateContact(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.contact();
+}
+
+absl::StatusOr<v1::AccountContact> Client::GetContact(absl::string_view id) {
+  v1::GetContactRequest request;
+  request.set_contact_id(std::string(id));
+  v1::GetContactResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->GetContact(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.contact();
+}
+
+absl::StatusOr<v1::ListContactsResponse> Client::ListContacts(
+    const v1::ListContactsRequest& request) {
+  v1::ListContactsResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->ListContacts(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::AccountContact> Client::UpdateContact(
+    const v1::UpdateContactRequest& request) {
+  v1::UpdateContactResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->UpdateContact(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.contact();
+}
+
+absl::Status Client::DeleteContact(absl::string_view id) {
+  v1::DeleteContactRequest request;
+  request.set_contact_id(std::string(id));
+  v1::DeleteContactResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  return FromGrpcStatus(
+      impl_->opportunity->DeleteContact(context.get(), request, &response));
+}
+
+absl::StatusOr<v1::Opportunity> Client::LinkOpportunityContact(
+    const v1::LinkOpportunityContactRequest& request) {
+  v1::LinkOpportunityContactResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->opportunity->LinkOpportunityContact(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.opportunity();
+}
+
+absl::StatusOr<v1::Opportunity> Client::UnlinkOpportunityContact(
+    absl::string_view opportunity_id, absl::string_view contact_id) {
+  v1::UnlinkOpportunityContactRequest request;
+  request.set_opportunity_id(std::string(opportunity_id));
+  request.set_contact_id(std::string(contact_id));
+  v1::UnlinkOpportunityContactResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->opportunity->UnlinkOpportunityContact(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.opportunity();
+}
+
+absl::StatusOr<v1::AccountTrust> Client::GetAccountTrust(
+    absl::string_view customer_id) {
+  v1::GetAccountTrustRequest request;
+  request.set_customer_id(std::string(customer_id));
+  v1::GetAccountTrustResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->GetAccountTrust(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.trust();
+}
+
+absl::StatusOr<v1::AccountTrust> Client::SetAccountTrust(
+    const v1::SetAccountTrustRequest& request) {
+  v1::SetAccountTrustResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->SetAccountTrust(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.trust();
+}
+
+absl::StatusOr<v1::SalesActivity> Client::LogActivity(
+    const v1::LogActivityRequest& request) {
+  v1::LogActivityResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->LogActivity(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response.activity();
+}
+
+absl::StatusOr<v1::ListActivitiesResponse> Client::ListActivities(
+    const v1::ListActivitiesRequest& request) {
+  v1::ListActivitiesResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->ListActivities(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::GetPipelineSummaryResponse> Client::GetPipelineSummary(
+    const v1::GetPipelineSummaryRequest& request) {
+  v1::GetPipelineSummaryResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(impl_->opportunity->GetPipelineSummary(
+      context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::GetForecastResponse> Client::GetForecast(
+    const v1::GetForecastRequest& request) {
+  v1::GetForecastResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status = FromGrpcStatus(
+      impl_->opportunity->GetForecast(context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ListStaleOpportunitiesResponse>
+Client::ListStaleOpportunities(
+    const v1::ListStaleOpportunitiesRequest& request) {
+  v1::ListStaleOpportunitiesResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->opportunity->ListStaleOpportunities(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::GetDecisionMakerCoverageResponse>
+Client::GetDecisionMakerCoverage(
+    const v1::GetDecisionMakerCoverageRequest& request) {
+  v1::GetDecisionMakerCoverageResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->opportunity->GetDecisionMakerCoverage(
+          context.get(), request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::GetCalibratedProbabilitiesResponse>
+Client::GetCalibratedProbabilities(
+    const v1::GetCalibratedProbabilitiesRequest& request) {
+  v1::GetCalibratedProbabilitiesResponse response;
+  auto context = impl_->Context(impl_->options.tenant_id);
+  absl::Status status =
+      FromGrpcStatus(impl_->opportunity->GetCalibratedProbabilities(
+          context.get(), request, &response));
   if (!status.ok()) return status;
   return response;
 }

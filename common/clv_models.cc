@@ -29,7 +29,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kLogBound = 10;
 
 // Largest frequency accepted: the likelihoods keep per-frequency tables.
-constexpr double kMaxFrequency = 1e7;
+constexpr double kMaxFrequency = 1e6;
 
 // Series of the Gauss hypergeometric function are summed up to this many
 // terms before falling back to numerical integration.

@@ -104,8 +104,9 @@ absl::StatusOr<CustomerSummary> SummarizeCustomer(
 // Summaries of many customers as a struct of arrays, the input of the
 // purchase-count likelihoods and fits. Row i is x[i], t_x[i], T[i] with
 // weight[i] identical customers; an empty `weight` means every weight is 1.
-// Valid data: equal lengths; x a non-negative integer; 0 <= t_x <= T, all
-// finite; t_x == 0 when x == 0; weights finite and >= 0.
+// Valid data: equal lengths; x a non-negative integer (at most 1,000,000:
+// the likelihoods keep per-frequency tables); 0 <= t_x <= T, all finite;
+// t_x == 0 when x == 0; weights finite and >= 0.
 struct SummaryData {
   std::vector<double> x;
   std::vector<double> t_x;

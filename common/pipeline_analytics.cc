@@ -90,7 +90,43 @@ absl::string_view KindName(StageKind kind) {
   }
 }
 
-// Stage lookup by id, with the removed-stage chains of history.
+// The index of a current stage by a linear scan (pipelines have at most 30
+// stages), or -1.
+int FindStage(const PipelineDef& pipeline, absl::string_view id) {
+  for (size_t i = 0; i < pipeline.stages.size(); ++i) {
+    if (pipeline.stages[i].id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// The index a historical stage id counts towards, or -1: the current stage
+// of that id, else the target of a removed stage, followed along chains at
+// most once around the map (so a cycle ends as unknown).
+template <typename FindFn>
+int ResolveStage(const PipelineDef& pipeline, absl::string_view id,
+                 const FindFn& find) {
+  absl::string_view current = id;
+  for (size_t hops = 0; hops <= pipeline.removed_stage_targets.size(); ++hops) {
+    if (int i = find(current); i >= 0) return i;
+    auto it = pipeline.removed_stage_targets.find(current);
+    if (it == pipeline.removed_stage_targets.end()) return -1;
+    current = it->second;
+  }
+  return -1;
+}
+
+int ResolveStage(const PipelineDef& pipeline, absl::string_view id) {
+  return ResolveStage(pipeline, id, [&](absl::string_view s) {
+    return FindStage(pipeline, s);
+  });
+}
+
+StageKind KindAt(const PipelineDef& pipeline, int index) {
+  return index < 0 ? StageKind::kUnspecified : pipeline.stages[index].kind;
+}
+
+// Stage lookup by id through a hash map, for reports that resolve every
+// history entry.
 class StageIndex {
  public:
   explicit StageIndex(const PipelineDef& pipeline) : pipeline_(pipeline) {
@@ -99,29 +135,17 @@ class StageIndex {
     }
   }
 
-  // The index of a current stage, or -1.
   int Find(absl::string_view id) const {
     auto it = by_id_.find(id);
     return it == by_id_.end() ? -1 : it->second;
   }
 
-  // The index a historical stage id counts towards, or -1. Chains are
-  // followed at most once around the map, so a cycle ends as unknown.
   int Resolve(absl::string_view id) const {
-    std::string current(id);
-    for (size_t hops = 0; hops <= pipeline_.removed_stage_targets.size();
-         ++hops) {
-      if (int i = Find(current); i >= 0) return i;
-      auto it = pipeline_.removed_stage_targets.find(current);
-      if (it == pipeline_.removed_stage_targets.end()) return -1;
-      current = it->second;
-    }
-    return -1;
+    return ResolveStage(pipeline_, id,
+                        [this](absl::string_view s) { return Find(s); });
   }
 
-  StageKind KindAt(int index) const {
-    return index < 0 ? StageKind::kUnspecified : pipeline_.stages[index].kind;
-  }
+  StageKind KindAt(int index) const { return custra::KindAt(pipeline_, index); }
 
  private:
   const PipelineDef& pipeline_;
@@ -410,23 +434,22 @@ absl::Status ValidatePipeline(const PipelineDef& pipeline) {
 absl::Status CheckStageMove(const PipelineDef& pipeline,
                             absl::string_view from_stage_id,
                             absl::string_view to_stage_id, bool reopen) {
-  const StageIndex index(pipeline);
   if (to_stage_id.empty()) {
     return InvalidFieldError("to_stage_id", "is required");
   }
-  const int to = index.Find(to_stage_id);
+  const int to = FindStage(pipeline, to_stage_id);
   if (to < 0) {
     return InvalidFieldError(
         "to_stage_id",
         absl::StrCat("\"", to_stage_id, "\" is not a stage of the pipeline"));
   }
-  const int from = index.Find(from_stage_id);
+  const int from = FindStage(pipeline, from_stage_id);
   if (from < 0) {
     return absl::InternalError(
         absl::StrCat("the opportunity's stage \"", from_stage_id,
                      "\" is not a stage of the pipeline"));
   }
-  const StageKind from_kind = index.KindAt(from);
+  const StageKind from_kind = KindAt(pipeline, from);
   if (from_kind == StageKind::kOpen && reopen) {
     return InvalidFieldError(
         "reopen", absl::StrCat("must be false: the opportunity is open (in \"",
@@ -478,15 +501,14 @@ int StageStaleAfterDays(const PipelineDef& pipeline, int stage_index) {
 
 std::optional<DealStatus> StatusOf(const PipelineDef& pipeline,
                                    const OpportunityFacts& opportunity) {
-  const StageIndex index(pipeline);
-  return StatusOfKind(index.KindAt(index.Resolve(opportunity.stage_id)));
+  return StatusOfKind(
+      KindAt(pipeline, ResolveStage(pipeline, opportunity.stage_id)));
 }
 
 double EffectiveProbability(const PipelineDef& pipeline,
                             const OpportunityFacts& opportunity) {
-  const StageIndex index(pipeline);
-  const int stage = index.Resolve(opportunity.stage_id);
-  switch (index.KindAt(stage)) {
+  const int stage = ResolveStage(pipeline, opportunity.stage_id);
+  switch (KindAt(pipeline, stage)) {
     case StageKind::kWon:
       return 1;
     case StageKind::kLost:
@@ -864,10 +886,9 @@ absl::StatusOr<std::vector<StaleDeal>> ListStaleDeals(
     if (k.kind != StageKind::kOpen) continue;
     const OpportunityFacts& deal = *k.deal;
     const absl::Time since = deal.last_activity_time.value_or(deal.open_time);
-    const int64_t inactive = since >= options.as_of
-                                 ? 0
-                                 : absl::IDivDuration(options.as_of - since,
-                                                      absl::Hours(24), nullptr);
+    // Duration / Duration truncates: whole days.
+    const int64_t inactive =
+        since >= options.as_of ? 0 : (options.as_of - since) / absl::Hours(24);
     if (inactive > thresholds[k.stage]) {
       stale.push_back({k.index, deal.id, inactive, thresholds[k.stage]});
     }

@@ -240,7 +240,8 @@ std::optional<DealStatus> StatusOf(const PipelineDef& pipeline,
                                    const OpportunityFacts& opportunity);
 
 // Opportunity.probability: 1 when won, 0 when lost, else the override when
-// set, else the current stage's default; 0 when the stage is unknown.
+// set, else the current stage's default (the stage resolved as in
+// StatusOf; unknown: the override or 0).
 double EffectiveProbability(const PipelineDef& pipeline,
                             const OpportunityFacts& opportunity);
 

@@ -15,6 +15,7 @@
 #include "client/cli/account_commands.h"
 #include "client/cli/cli_context.h"
 #include "client/cli/ingest_commands.h"
+#include "client/cli/opportunity_commands.h"
 #include "client/cli/output.h"
 #include "client/cli/segment_commands.h"
 #include "custra/client.h"
@@ -251,6 +252,7 @@ int main(int argc, char** argv) {
   AddIngestCommands(app, cli, args, exit_code);
   AddSegmentCommands(app, cli, args, exit_code);
   AddAccountCommands(app, cli, args, exit_code);
+  AddOpportunityCommands(app, cli, args, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "custra/v1/ingestion.pb.h"
 #include "custra/v1/key_account.pb.h"
+#include "custra/v1/opportunity.pb.h"
 #include "custra/v1/segmentation.pb.h"
 #include "custra/v1/tenant_admin.pb.h"
 
@@ -268,6 +269,79 @@ class Client {
   // Tier migration matrix of two runs and one page of the moved accounts.
   absl::StatusOr<v1::CompareScoringsResponse> CompareScorings(
       const v1::CompareScoringsRequest& request);
+
+  // --- OpportunityService (tenant API key) ---
+  // The tenant's pipeline (the default one if it never changed it).
+  absl::StatusOr<v1::Pipeline> GetPipeline();
+  // Replaces the pipeline's stages and/or staleness default, all or none.
+  absl::StatusOr<v1::UpdatePipelineResponse> UpdatePipeline(
+      const v1::UpdatePipelineRequest& request);
+  // Creates an opportunity on an existing account; returns it as stored.
+  absl::StatusOr<v1::Opportunity> CreateOpportunity(
+      const v1::CreateOpportunityRequest& request);
+  // One opportunity with its contacts; NOT_FOUND if none.
+  absl::StatusOr<v1::Opportunity> GetOpportunity(absl::string_view id);
+  // One page of opportunities, oldest created first.
+  absl::StatusOr<v1::ListOpportunitiesResponse> ListOpportunities(
+      const v1::ListOpportunitiesRequest& request);
+  // Changes the fields named in the update mask (not the stage).
+  absl::StatusOr<v1::Opportunity> UpdateOpportunity(
+      const v1::UpdateOpportunityRequest& request);
+  // Deletes an opportunity with its history and links; NOT_FOUND if none.
+  absl::Status DeleteOpportunity(absl::string_view id);
+  // Moves an opportunity to another stage; returns it and the history entry.
+  absl::StatusOr<v1::ChangeOpportunityStageResponse> ChangeOpportunityStage(
+      const v1::ChangeOpportunityStageRequest& request);
+  // One page of an opportunity's stage history, oldest first.
+  absl::StatusOr<v1::ListStageChangesResponse> ListStageChanges(
+      const v1::ListStageChangesRequest& request);
+  // Creates a contact on an existing account; returns it as stored.
+  absl::StatusOr<v1::AccountContact> CreateContact(
+      const v1::CreateContactRequest& request);
+  // One contact; NOT_FOUND if none.
+  absl::StatusOr<v1::AccountContact> GetContact(absl::string_view id);
+  // One page of contacts, by account and then name.
+  absl::StatusOr<v1::ListContactsResponse> ListContacts(
+      const v1::ListContactsRequest& request);
+  // Changes the contact fields named in the update mask.
+  absl::StatusOr<v1::AccountContact> UpdateContact(
+      const v1::UpdateContactRequest& request);
+  // Deletes a contact with its deal links and mentions; NOT_FOUND if none.
+  absl::Status DeleteContact(absl::string_view id);
+  // Links (or re-links) a contact to a deal with a role; returns the deal.
+  absl::StatusOr<v1::Opportunity> LinkOpportunityContact(
+      const v1::LinkOpportunityContactRequest& request);
+  // Removes a contact from a deal (OK if not linked); returns the deal.
+  absl::StatusOr<v1::Opportunity> UnlinkOpportunityContact(
+      absl::string_view opportunity_id, absl::string_view contact_id);
+  // An account's trust level (unspecified if never assessed).
+  absl::StatusOr<v1::AccountTrust> GetAccountTrust(
+      absl::string_view customer_id);
+  // Sets or clears an account's trust level; returns it as stored.
+  absl::StatusOr<v1::AccountTrust> SetAccountTrust(
+      const v1::SetAccountTrustRequest& request);
+  // Records a sales activity (idempotent by request_id); returns it.
+  absl::StatusOr<v1::SalesActivity> LogActivity(
+      const v1::LogActivityRequest& request);
+  // One page of activities, newest first.
+  absl::StatusOr<v1::ListActivitiesResponse> ListActivities(
+      const v1::ListActivitiesRequest& request);
+  // Stage totals, win rates, conversion and cycle times, optionally by owner.
+  absl::StatusOr<v1::GetPipelineSummaryResponse> GetPipelineSummary(
+      const v1::GetPipelineSummaryRequest& request);
+  // Best-case and weighted open business by expected close month.
+  absl::StatusOr<v1::GetForecastResponse> GetForecast(
+      const v1::GetForecastRequest& request);
+  // One page of open deals without recent activity, most neglected first.
+  absl::StatusOr<v1::ListStaleOpportunitiesResponse> ListStaleOpportunities(
+      const v1::ListStaleOpportunitiesRequest& request);
+  // Decision-maker coverage counts and one page of uncovered opportunities.
+  absl::StatusOr<v1::GetDecisionMakerCoverageResponse> GetDecisionMakerCoverage(
+      const v1::GetDecisionMakerCoverageRequest& request);
+  // Each open stage's observed win rate next to its configured probability.
+  absl::StatusOr<v1::GetCalibratedProbabilitiesResponse>
+  GetCalibratedProbabilities(
+      const v1::GetCalibratedProbabilitiesRequest& request);
 
  private:
   struct Impl;
