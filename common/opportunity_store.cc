@@ -104,6 +104,36 @@ LogRecord ReadLog(SQLite::Statement& s) {
 
 }  // namespace
 
+absl::Status OpportunityStore::InTransaction(
+    const std::function<absl::Status()>& writes) {
+  return CatchSqlite("writing opportunity data", [&]() -> absl::Status {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    CUSTRA_RETURN_IF_ERROR(writes());
+    txn.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> OpportunityStore::GetRemovedStages() {
+  return CatchSqlite(
+      "reading the pipeline", [&]() -> absl::StatusOr<std::string> {
+        SQLite::Statement s(
+            *db_, "SELECT value FROM tenant_meta WHERE key = 'removed_stages'");
+        return s.executeStep() ? s.getColumn(0).getString() : "";
+      });
+}
+
+absl::Status OpportunityStore::PutRemovedStages(const std::string& encoded) {
+  return CatchSqlite("storing the pipeline", [&]() -> absl::Status {
+    SQLite::Statement s(*db_,
+                        "INSERT OR REPLACE INTO tenant_meta(key, value) "
+                        "VALUES ('removed_stages', ?)");
+    s.bind(1, encoded);
+    s.exec();
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<std::optional<std::string>> OpportunityStore::GetPipeline() {
   return CatchSqlite("reading the pipeline",
                      [&]() -> absl::StatusOr<std::optional<std::string>> {
@@ -192,7 +222,6 @@ OpportunityStore::AllOpportunities() {
 
 absl::Status OpportunityStore::DeleteOpportunity(absl::string_view id) {
   return CatchSqlite("deleting the opportunity", [&]() -> absl::Status {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement s(*db_, "DELETE FROM opportunities WHERE id = ?");
     s.bind(1, std::string(id));
     if (s.exec() == 0) return NotFound("opportunity", id);
@@ -200,7 +229,6 @@ absl::Status OpportunityStore::DeleteOpportunity(absl::string_view id) {
         *db_, "DELETE FROM stage_changes WHERE opportunity_id = ?");
     history.bind(1, std::string(id));
     history.exec();
-    txn.commit();
     return absl::OkStatus();
   });
 }

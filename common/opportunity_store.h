@@ -10,6 +10,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,15 @@ class OpportunityStore {
  public:
   explicit OpportunityStore(SQLite::Database* db) : db_(db) {}
 
+  // Runs `writes` (calls on this store) in one transaction: committed when
+  // it returns OK, rolled back otherwise.
+  absl::Status InTransaction(const std::function<absl::Status()>& writes);
+
+  // Stage ids removed by earlier pipeline updates -> where their
+  // opportunities went ("a=b" pairs joined by ";"); empty if none.
+  absl::StatusOr<std::string> GetRemovedStages();
+  absl::Status PutRemovedStages(const std::string& encoded);
+
   // The stored pipeline record; nullopt if the tenant never changed it.
   absl::StatusOr<std::optional<std::string>> GetPipeline();
   absl::Status PutPipeline(const std::string& record);
@@ -76,8 +86,8 @@ class OpportunityStore {
   absl::StatusOr<OpportunityRecord> GetOpportunity(absl::string_view id);
   // Every opportunity, by id.
   absl::StatusOr<std::vector<OpportunityRecord>> AllOpportunities();
-  // Erases the opportunity and its stage history; its activities stay on
-  // the account. NOT_FOUND if absent.
+  // Erases the opportunity and its stage history (wrap in InTransaction);
+  // its activities stay on the account. NOT_FOUND if absent.
   absl::Status DeleteOpportunity(absl::string_view id);
 
   // --- Stage history ---

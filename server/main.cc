@@ -35,6 +35,7 @@
 #include "server/call_context.h"
 #include "server/ingestion_service.h"
 #include "server/key_account_service.h"
+#include "server/opportunity_service.h"
 #include "server/segmentation_service.h"
 #include "server/tenant_admin_service.h"
 
@@ -200,9 +201,7 @@ int Run(const ServerFlags& flags) {
   IngestionServiceImpl ingestion_service(&gate);
   SegmentationServiceImpl segmentation_service(&gate);
   KeyAccountServiceImpl key_account_service(&gate);
-  // Contract-only services: every method answers UNIMPLEMENTED until its
-  // issue lands.
-  v1::OpportunityService::Service opportunity_service;
+  OpportunityServiceImpl opportunity_service(&gate);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
