@@ -258,7 +258,11 @@ const char* Verdict(bool ok) { return ok ? "met" : "MISSED"; }
 
 int main(int argc, char** argv) {
   std::string cdnow;
-  if (const char* dir = getenv("CUSTRA_SHARED_DATA_DIR")) {
+  const char* dir = getenv("CUSTRA_SHARED_DATA_DIR");
+#ifdef CUSTRA_SHARED_DATA_DIR
+  if (dir == nullptr) dir = CUSTRA_SHARED_DATA_DIR;
+#endif
+  if (dir != nullptr) {
     cdnow = std::string(dir) + "/cdnow/cdnow_customers_summary.csv";
   }
   int64_t customers = 1'000'000;
