@@ -91,4 +91,10 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
   return out;
 }
 
+absl::Status NotFoundFor(absl::string_view what, absl::string_view id) {
+  return WithReason(
+      absl::NotFoundError(absl::StrCat(what, " ", id, " does not exist")),
+      reason::kNotFound);
+}
+
 }  // namespace custra

@@ -63,6 +63,9 @@ absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations);
 // Returns `status` with its reason set (replacing any earlier reason).
 absl::Status WithReason(absl::Status status, absl::string_view reason);
 
+// NOT_FOUND with reason NOT_FOUND: "<what> <id> does not exist".
+absl::Status NotFoundFor(absl::string_view what, absl::string_view id);
+
 // The reason attached to `status`; when none was attached, a default derived
 // from the code (e.g. NOT_FOUND -> "NOT_FOUND"). Empty for OK.
 std::string ReasonOf(const absl::Status& status);

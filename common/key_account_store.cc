@@ -13,17 +13,6 @@
 namespace custra {
 namespace {
 
-std::string BlobOf(const SQLite::Column& column) {
-  return std::string(static_cast<const char*>(column.getBlob()),
-                     static_cast<size_t>(column.getBytes()));
-}
-
-absl::Status NotFound(absl::string_view what, absl::string_view id) {
-  return WithReason(
-      absl::NotFoundError(absl::StrCat(what, " ", id, " does not exist")),
-      reason::kNotFound);
-}
-
 std::string KindList(std::span<const int> kinds) {
   return absl::StrJoin(kinds, ", ");
 }
@@ -245,7 +234,7 @@ absl::StatusOr<StoredItem> KeyAccountStore::GetValueModel(
                             absl::StrCat("SELECT ", kModelColumns,
                                          " FROM value_models WHERE id = ?"));
         s.bind(1, std::string(id));
-        if (!s.executeStep()) return NotFound("value model", id);
+        if (!s.executeStep()) return NotFoundFor("value model", id);
         return ReadModel(s);
       });
 }
@@ -377,7 +366,7 @@ absl::Status KeyAccountStore::DeleteProfile(absl::string_view id) {
   return CatchSqlite("deleting the scoring profile", [&]() -> absl::Status {
     SQLite::Statement s(*db_, "DELETE FROM scoring_profiles WHERE id = ?");
     s.bind(1, std::string(id));
-    if (s.exec() == 0) return NotFound("scoring profile", id);
+    if (s.exec() == 0) return NotFoundFor("scoring profile", id);
     return absl::OkStatus();
   });
 }
@@ -407,7 +396,7 @@ absl::StatusOr<std::vector<AccountAssessment>> KeyAccountStore::SetAssessments(
           exists.bind(1, in.customer_id);
           const bool known = exists.executeStep();
           exists.reset();
-          if (!known) return NotFound("customer", in.customer_id);
+          if (!known) return NotFoundFor("customer", in.customer_id);
           AccountAssessment stored;
           stored.customer_id = in.customer_id;
           current.bind(1, in.customer_id);
@@ -519,7 +508,7 @@ absl::StatusOr<StoredItem> KeyAccountStore::GetScoringRun(
                             absl::StrCat("SELECT ", kRunColumns,
                                          " FROM scoring_runs WHERE id = ?"));
         s.bind(1, std::string(id));
-        if (!s.executeStep()) return NotFound("scoring run", id);
+        if (!s.executeStep()) return NotFoundFor("scoring run", id);
         return ReadRun(s);
       });
 }

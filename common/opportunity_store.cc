@@ -10,17 +10,6 @@
 namespace custra {
 namespace {
 
-std::string BlobOf(const SQLite::Column& column) {
-  return std::string(static_cast<const char*>(column.getBlob()),
-                     static_cast<size_t>(column.getBytes()));
-}
-
-absl::Status NotFound(absl::string_view what, absl::string_view id) {
-  return WithReason(
-      absl::NotFoundError(absl::StrCat(what, " ", id, " does not exist")),
-      reason::kNotFound);
-}
-
 void BindBlob(SQLite::Statement& s, int index, const std::string& blob) {
   s.bind(index, blob.data(), static_cast<int>(blob.size()));
 }
@@ -37,7 +26,7 @@ absl::StatusOr<OpportunityRecord> GetRecord(SQLite::Database& db,
                                             "FROM ",
                                             table, " WHERE id = ?"));
                        s.bind(1, std::string(id));
-                       if (!s.executeStep()) return NotFound(what, id);
+                       if (!s.executeStep()) return NotFoundFor(what, id);
                        return OpportunityRecord{s.getColumn(0).getString(),
                                                 s.getColumn(1).getString(),
                                                 BlobOf(s.getColumn(2))};
@@ -87,7 +76,7 @@ absl::Status UpdateRecord(SQLite::Database& db, const char* table,
         db, absl::StrCat("UPDATE ", table, " SET record = ? WHERE id = ?"));
     BindBlob(s, 1, record);
     s.bind(2, std::string(id));
-    if (s.exec() == 0) return NotFound(what, id);
+    if (s.exec() == 0) return NotFoundFor(what, id);
     return absl::OkStatus();
   });
 }
@@ -224,7 +213,7 @@ absl::Status OpportunityStore::DeleteOpportunity(absl::string_view id) {
   return CatchSqlite("deleting the opportunity", [&]() -> absl::Status {
     SQLite::Statement s(*db_, "DELETE FROM opportunities WHERE id = ?");
     s.bind(1, std::string(id));
-    if (s.exec() == 0) return NotFound("opportunity", id);
+    if (s.exec() == 0) return NotFoundFor("opportunity", id);
     SQLite::Statement history(
         *db_, "DELETE FROM stage_changes WHERE opportunity_id = ?");
     history.bind(1, std::string(id));
@@ -302,7 +291,7 @@ absl::Status OpportunityStore::DeleteContact(absl::string_view id) {
   return CatchSqlite("deleting the contact", [&]() -> absl::Status {
     SQLite::Statement s(*db_, "DELETE FROM contacts WHERE id = ?");
     s.bind(1, std::string(id));
-    if (s.exec() == 0) return NotFound("contact", id);
+    if (s.exec() == 0) return NotFoundFor("contact", id);
     return absl::OkStatus();
   });
 }
@@ -360,7 +349,7 @@ absl::StatusOr<LogRecord> OpportunityStore::GetActivity(int64_t seq) {
                             "WHERE seq = ?");
         s.bind(1, static_cast<int64_t>(seq));
         if (!s.executeStep()) {
-          return NotFound("activity", absl::StrCat(seq));
+          return NotFoundFor("activity", absl::StrCat(seq));
         }
         return ReadLog(s);
       });

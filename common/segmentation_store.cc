@@ -108,9 +108,7 @@ StoredRun ReadRun(SQLite::Statement& s) {
   run.id = s.getColumn(0).getString();
   run.model = s.getColumn(1).getInt();
   run.create_time_us = s.getColumn(2).getInt64();
-  const SQLite::Column record = s.getColumn(3);
-  run.record.assign(static_cast<const char*>(record.getBlob()),
-                    static_cast<size_t>(record.getBytes()));
+  run.record = BlobOf(s.getColumn(3));
   return run;
 }
 
@@ -534,9 +532,7 @@ absl::StatusOr<StoredRun> SegmentationStore::GetRun(absl::string_view id) {
                            " FROM segmentation_runs WHERE id = ?"));
     select.bind(1, std::string(id));
     if (!select.executeStep()) {
-      return WithReason(
-          absl::NotFoundError(absl::StrCat("run ", id, " does not exist")),
-          reason::kNotFound);
+      return NotFoundFor("run", id);
     }
     return ReadRun(select);
   });
@@ -551,9 +547,7 @@ absl::StatusOr<std::vector<SegmentMember>> SegmentationStore::LoadMembers(
             *db_, "SELECT members FROM segmentation_runs WHERE id = ?");
         select.bind(1, std::string(id));
         if (!select.executeStep()) {
-          return WithReason(
-              absl::NotFoundError(absl::StrCat("run ", id, " does not exist")),
-              reason::kNotFound);
+          return NotFoundFor("run", id);
         }
         const SQLite::Column blob = select.getColumn(0);
         auto members = DecodeMembers(
@@ -601,9 +595,7 @@ absl::Status SegmentationStore::DeleteRun(absl::string_view id) {
     SQLite::Statement erase(*db_, "DELETE FROM segmentation_runs WHERE id = ?");
     erase.bind(1, std::string(id));
     if (erase.exec() == 0) {
-      return WithReason(
-          absl::NotFoundError(absl::StrCat("run ", id, " does not exist")),
-          reason::kNotFound);
+      return NotFoundFor("run", id);
     }
     return absl::OkStatus();
   });

@@ -102,4 +102,9 @@ absl::StatusOr<int> Migrate(SQLite::Database& db,
   });
 }
 
+std::string BlobOf(const SQLite::Column& column) {
+  return std::string(static_cast<const char*>(column.getBlob()),
+                     static_cast<size_t>(column.getBytes()));
+}
+
 }  // namespace custra

@@ -75,6 +75,9 @@ struct Migration {
 // and contiguous from 1. Returns the final version. FAILED_PRECONDITION when
 // the database is newer than the newest migration (written by a newer
 // custra), leaving it untouched.
+// The bytes of a BLOB (or TEXT) column.
+std::string BlobOf(const SQLite::Column& column);
+
 absl::StatusOr<int> Migrate(SQLite::Database& db,
                             std::span<const Migration> migrations);
 

@@ -695,16 +695,9 @@ grpc::Status KeyAccountServiceImpl::ListAccountScoringRuns(
           profile = std::string(filter);
         }
         const std::string digest = Digest({request->filter()});
-        int64_t before = 0;
-        if (!request->page_token().empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              std::string position,
-              DecodePageToken("scoring_runs", digest, request->page_token()));
-          if (!absl::SimpleAtoi(position, &before)) {
-            return WithReason(InvalidFieldError("page_token", "is malformed"),
-                              reason::kInvalidPageToken);
-          }
-        }
+        CUSTRA_ASSIGN_OR_RETURN(
+            int64_t before,
+            DecodePageNumber("scoring_runs", digest, request->page_token()));
         TenantDatabase::Session session(call.database.get());
         CUSTRA_ASSIGN_OR_RETURN(
             std::vector<StoredItem> runs,
@@ -772,16 +765,9 @@ grpc::Status KeyAccountServiceImpl::ListTopAccounts(
         const std::string digest =
             Digest({item.id, absl::StrJoin(tiers, ","),
                     request->include_explanation() ? "1" : "0"});
-        int64_t offset = 0;
-        if (!request->page_token().empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              std::string position,
-              DecodePageToken("top", digest, request->page_token()));
-          if (!absl::SimpleAtoi(position, &offset) || offset < 0) {
-            return WithReason(InvalidFieldError("page_token", "is malformed"),
-                              reason::kInvalidPageToken);
-          }
-        }
+        CUSTRA_ASSIGN_OR_RETURN(
+            int64_t offset,
+            DecodePageNumber("top", digest, request->page_token()));
         CUSTRA_ASSIGN_OR_RETURN(v1::AccountScoringRun run, ParseRun(item));
         CUSTRA_ASSIGN_OR_RETURN(
             auto page, store.TopScores(item.id, tiers, offset, page_size));
@@ -819,16 +805,9 @@ grpc::Status KeyAccountServiceImpl::ListAccountScoreHistory(
         const std::string digest =
             Digest({request->customer_id(), request->profile_id(),
                     request->include_explanation() ? "1" : "0"});
-        int64_t offset = 0;
-        if (!request->page_token().empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              std::string position,
-              DecodePageToken("history", digest, request->page_token()));
-          if (!absl::SimpleAtoi(position, &offset) || offset < 0) {
-            return WithReason(InvalidFieldError("page_token", "is malformed"),
-                              reason::kInvalidPageToken);
-          }
-        }
+        CUSTRA_ASSIGN_OR_RETURN(
+            int64_t offset,
+            DecodePageNumber("history", digest, request->page_token()));
         TenantDatabase::Session session(call.database.get());
         KeyAccountStore store(&session.db());
         CUSTRA_RETURN_IF_ERROR(IngestionStore(&session.db())
@@ -876,16 +855,9 @@ grpc::Status KeyAccountServiceImpl::CompareScorings(
             int page_size, PageSize(request->page_size(), 100, 1000, true));
         const std::string digest = Digest(
             {request->base_scoring_run_id(), request->target_scoring_run_id()});
-        int64_t offset = 0;
-        if (!request->page_token().empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              std::string position,
-              DecodePageToken("compare", digest, request->page_token()));
-          if (!absl::SimpleAtoi(position, &offset) || offset < 0) {
-            return WithReason(InvalidFieldError("page_token", "is malformed"),
-                              reason::kInvalidPageToken);
-          }
-        }
+        CUSTRA_ASSIGN_OR_RETURN(
+            int64_t offset,
+            DecodePageNumber("compare", digest, request->page_token()));
         std::vector<StoredScore> base, target;
         {
           TenantDatabase::Session session(call.database.get());

@@ -440,21 +440,6 @@ absl::StatusOr<std::vector<CalibratedStage>> CalibratedFor(
   return result.stages;
 }
 
-template <typename Page>
-absl::StatusOr<int64_t> Offset(const std::string& kind,
-                               const std::string& digest,
-                               const std::string& token) {
-  if (token.empty()) return 0;
-  CUSTRA_ASSIGN_OR_RETURN(std::string position,
-                          DecodePageToken(kind, digest, token));
-  int64_t offset = 0;
-  if (!absl::SimpleAtoi(position, &offset) || offset < 0) {
-    return WithReason(InvalidFieldError("page_token", "is malformed"),
-                      reason::kInvalidPageToken);
-  }
-  return offset;
-}
-
 // Pages `items` from `offset`: adds items[offset, offset + size) and sets
 // the next token.
 template <typename Item, typename Add>
@@ -693,7 +678,7 @@ grpc::Status OpportunityServiceImpl::ListOpportunities(
         const std::string digest = Digest({request->filter()});
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
-            Offset<void>("opportunities", digest, request->page_token()));
+            DecodePageNumber("opportunities", digest, request->page_token()));
         TenantDatabase::Session session(call.database.get());
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,
@@ -870,7 +855,7 @@ grpc::Status OpportunityServiceImpl::ListStageChanges(
         const std::string digest = Digest({request->opportunity_id()});
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t after,
-            Offset<void>("changes", digest, request->page_token()));
+            DecodePageNumber("changes", digest, request->page_token()));
         TenantDatabase::Session session(call.database.get());
         OpportunityStore store(&session.db());
         CUSTRA_RETURN_IF_ERROR(
@@ -973,7 +958,7 @@ grpc::Status OpportunityServiceImpl::ListContacts(
         const std::string digest = Digest({request->filter()});
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
-            Offset<void>("contacts", digest, request->page_token()));
+            DecodePageNumber("contacts", digest, request->page_token()));
         TenantDatabase::Session session(call.database.get());
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(std::vector<OpportunityRecord> records,
@@ -1326,7 +1311,7 @@ grpc::Status OpportunityServiceImpl::ListActivities(
         const std::string digest = Digest({request->filter()});
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
-            Offset<void>("activities", digest, request->page_token()));
+            DecodePageNumber("activities", digest, request->page_token()));
         TenantDatabase::Session session(call.database.get());
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(std::vector<LogRecord> records,
@@ -1546,7 +1531,7 @@ grpc::Status OpportunityServiceImpl::ListStaleOpportunities(
         const std::string stable = Digest({unpaged.SerializeAsString()});
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
-            Offset<void>("stale", stable, request->page_token()));
+            DecodePageNumber("stale", stable, request->page_token()));
         (void)digest;
         TenantDatabase::Session session(call.database.get());
         OpportunityStore store(&session.db());
@@ -1585,7 +1570,7 @@ grpc::Status OpportunityServiceImpl::GetDecisionMakerCoverage(
         const std::string stable = Digest({unpaged.SerializeAsString()});
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
-            Offset<void>("coverage", stable, request->page_token()));
+            DecodePageNumber("coverage", stable, request->page_token()));
         TenantDatabase::Session session(call.database.get());
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef pipeline, LoadPipeline(store));

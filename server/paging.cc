@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/errors.h"
@@ -45,6 +46,20 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view kind,
         reason::kInvalidPageToken);
   }
   return parts[2];
+}
+
+absl::StatusOr<int64_t> DecodePageNumber(absl::string_view kind,
+                                         absl::string_view digest,
+                                         absl::string_view token) {
+  if (token.empty()) return 0;
+  absl::StatusOr<std::string> position = DecodePageToken(kind, digest, token);
+  if (!position.ok()) return position.status();
+  int64_t number = 0;
+  if (!absl::SimpleAtoi(*position, &number) || number < 0) {
+    return WithReason(InvalidFieldError("page_token", "is malformed"),
+                      reason::kInvalidPageToken);
+  }
+  return number;
 }
 
 std::string Digest(std::initializer_list<absl::string_view> fields) {

@@ -6,6 +6,7 @@
 // between pages, and a position; anything else is INVALID_ARGUMENT with
 // reason INVALID_PAGE_TOKEN.
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 
@@ -26,6 +27,12 @@ std::string EncodePageToken(absl::string_view kind, absl::string_view digest,
 absl::StatusOr<std::string> DecodePageToken(absl::string_view kind,
                                             absl::string_view digest,
                                             absl::string_view token);
+
+// A numeric position (an offset or a sequence number, >= 0) from a token
+// made by EncodePageToken; 0 for an empty token (the first page).
+absl::StatusOr<int64_t> DecodePageNumber(absl::string_view kind,
+                                         absl::string_view digest,
+                                         absl::string_view token);
 
 // A short digest of request fields, for page tokens and request ids.
 std::string Digest(std::initializer_list<absl::string_view> fields);

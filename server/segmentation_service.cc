@@ -857,16 +857,9 @@ grpc::Status SegmentationServiceImpl::ListSegmentMembers(
                                 PageSize(request->page_size(), 100, 1000));
         const std::string digest =
             Digest({request->run_id(), request->filter(), request->order_by()});
-        int64_t offset = 0;
-        if (!request->page_token().empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              std::string position,
-              DecodePageToken("members", digest, request->page_token()));
-          if (!absl::SimpleAtoi(position, &offset) || offset < 0) {
-            return WithReason(InvalidFieldError("page_token", "is malformed"),
-                              reason::kInvalidPageToken);
-          }
-        }
+        CUSTRA_ASSIGN_OR_RETURN(
+            int64_t offset,
+            DecodePageNumber("members", digest, request->page_token()));
         std::pair<StoredRun, v1::SegmentationRun> loaded;
         std::vector<SegmentMember> members;
         std::string currency;

@@ -341,16 +341,9 @@ grpc::Status KeyAccountServiceImpl::ListValueModels(
         std::optional<int> type;
         if (filter.first) type = std::stoi(*filter.first);
         const std::string digest = Digest({request->filter()});
-        int64_t before = 0;
-        if (!request->page_token().empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              std::string position,
-              DecodePageToken("models", digest, request->page_token()));
-          if (!absl::SimpleAtoi(position, &before)) {
-            return WithReason(InvalidFieldError("page_token", "is malformed"),
-                              reason::kInvalidPageToken);
-          }
-        }
+        CUSTRA_ASSIGN_OR_RETURN(
+            int64_t before,
+            DecodePageNumber("models", digest, request->page_token()));
         TenantDatabase::Session session(call.database.get());
         CUSTRA_ASSIGN_OR_RETURN(
             std::vector<StoredItem> items,
@@ -408,16 +401,9 @@ grpc::Status KeyAccountServiceImpl::PredictCustomerValue(
                     absl::StrCat(request->horizon_periods()),
                     absl::StrCat(request->annual_discount_rate()),
                     absl::StrCat(margin), request->order_by()});
-        int64_t offset = 0;
-        if (!request->page_token().empty()) {
-          CUSTRA_ASSIGN_OR_RETURN(
-              std::string position,
-              DecodePageToken("predictions", digest, request->page_token()));
-          if (!absl::SimpleAtoi(position, &offset) || offset < 0) {
-            return WithReason(InvalidFieldError("page_token", "is malformed"),
-                              reason::kInvalidPageToken);
-          }
-        }
+        CUSTRA_ASSIGN_OR_RETURN(
+            int64_t offset,
+            DecodePageNumber("predictions", digest, request->page_token()));
         LoadedModel purchase;
         std::optional<LoadedModel> spend;
         CustomerHistory history;
