@@ -355,6 +355,18 @@ absl::StatusOr<LogRecord> OpportunityStore::GetActivity(int64_t seq) {
       });
 }
 
+absl::Status OpportunityStore::UpdateActivity(int64_t seq,
+                                              const std::string& record) {
+  return CatchSqlite("storing the activity", [&]() -> absl::Status {
+    SQLite::Statement s(*db_,
+                        "UPDATE sales_activities SET record = ? WHERE seq = ?");
+    BindBlob(s, 1, record);
+    s.bind(2, static_cast<int64_t>(seq));
+    if (s.exec() == 0) return NotFoundFor("activity", absl::StrCat(seq));
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<std::vector<LogRecord>> OpportunityStore::AllActivities() {
   return CatchSqlite(
       "reading activities", [&]() -> absl::StatusOr<std::vector<LogRecord>> {

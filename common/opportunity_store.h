@@ -122,6 +122,7 @@ class OpportunityStore {
                                          const std::string& record);
   // NOT_FOUND if absent.
   absl::StatusOr<LogRecord> GetActivity(int64_t seq);
+  absl::Status UpdateActivity(int64_t seq, const std::string& record);
   // Every activity, newest first (time, then sequence).
   absl::StatusOr<std::vector<LogRecord>> AllActivities();
 

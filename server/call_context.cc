@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "common/tenant_id.h"
+#include "server/observability.h"
 
 namespace custra::server {
 
@@ -62,6 +63,11 @@ absl::Status CallGate::CheckAdminTenant(const grpc::ServerContextBase& context,
                      " but the x-tenant-id header says ", tenant_header));
   }
   return absl::OkStatus();
+}
+
+void CallGate::CountRows(const TenantCall& call, int64_t rows) const {
+  if (observability_ != nullptr)
+    observability_->AddRows(call.tenant_id(), rows);
 }
 
 }  // namespace custra::server

@@ -22,6 +22,8 @@
 
 namespace custra::server {
 
+class Observability;
+
 // Counts in-flight calls per tenant and refuses calls above the limit.
 // Thread-safe.
 class TenantConcurrencyLimiter {
@@ -114,6 +116,16 @@ class CallGate {
   static absl::Status CheckAdminTenant(const grpc::ServerContextBase& context,
                                        absl::string_view request_tenant);
 
+  // Where services report what only they know (rows written, fit times);
+  // null when the server runs without observability.
+  void set_observability(Observability* observability) {
+    observability_ = observability;
+  }
+  Observability* observability() const { return observability_; }
+  // Counts rows a tenant call wrote (for the metrics); no-op without
+  // observability.
+  void CountRows(const TenantCall& call, int64_t rows) const;
+
   // The value of a request header, or empty.
   static absl::string_view Header(const grpc::ServerContextBase& context,
                                   absl::string_view name);
@@ -125,6 +137,7 @@ class CallGate {
   const Authenticator* authenticator_;
   TenantRegistry* registry_;
   TenantConcurrencyLimiter limiter_;
+  Observability* observability_ = nullptr;
 };
 
 }  // namespace custra::server

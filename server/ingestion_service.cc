@@ -208,6 +208,7 @@ grpc::Status IngestionServiceImpl::ImportTransactions(
               IngestResult result,
               RecordTransactionBatch(call, request.request_id(),
                                      request.transactions()));
+          gate_->CountRows(call, result.accepted);
           ToProto(result, response.mutable_result());
           return absl::OkStatus();
         });
@@ -223,6 +224,7 @@ grpc::Status IngestionServiceImpl::RecordTransactions(
             IngestResult result,
             RecordTransactionBatch(call, request->request_id(),
                                    request->transactions()));
+        gate_->CountRows(call, result.accepted);
         ToProto(result, response->mutable_result());
         return absl::OkStatus();
       });
@@ -246,6 +248,7 @@ grpc::Status IngestionServiceImpl::RecordInteractions(
             IngestResult result,
             IngestionStore(&session.db())
                 .RecordInteractions(request->request_id(), rows));
+        gate_->CountRows(call, result.accepted);
         ToProto(result, response->mutable_result());
         return absl::OkStatus();
       });

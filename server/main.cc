@@ -35,6 +35,7 @@
 #include "server/call_context.h"
 #include "server/ingestion_service.h"
 #include "server/key_account_service.h"
+#include "server/observability.h"
 #include "server/opportunity_service.h"
 #include "server/segmentation_service.h"
 #include "server/tenant_admin_service.h"
@@ -59,6 +60,8 @@ struct ServerFlags {
   double shutdown_grace_seconds = 10;
   std::string sqlite_synchronous = "full";
   std::string port_file;
+  std::string metrics_listen;
+  std::string access_log;
 };
 
 int Fail(absl::string_view message) {
@@ -195,6 +198,16 @@ int Run(const ServerFlags& flags) {
 
   Authenticator authenticator(control->get(), Sha256Hex(*admin_key));
   CallGate gate(&authenticator, registry->get(), flags.tenant_concurrency);
+  Observability::Options observability_options;
+  observability_options.metrics_listen = flags.metrics_listen;
+  observability_options.access_log = flags.access_log;
+  TenantRegistry* tenant_registry = registry->get();
+  observability_options.open_tenants = [tenant_registry] {
+    return static_cast<int64_t>(tenant_registry->open_count());
+  };
+  auto observability = Observability::Create(observability_options);
+  if (!observability.ok()) return Fail(observability.status().message());
+  gate.set_observability(observability->get());
   TenantAdmin admin(control->get(), registry->get());
   TenantAdminServiceImpl admin_service(&gate, &admin, registry->get(),
                                        fs::path(flags.data_dir) / "scratch");
@@ -210,6 +223,11 @@ int Run(const ServerFlags& flags) {
   builder.AddListeningPort(flags.listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
   builder.SetMaxSendMessageSize(flags.max_message_bytes);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back((*observability)->InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&admin_service);
   builder.RegisterService(&ingestion_service);
   builder.RegisterService(&segmentation_service);
@@ -228,6 +246,12 @@ int Run(const ServerFlags& flags) {
             << flags.data_dir << ", "
             << (flags.tls_cert.empty() ? "plaintext" : "TLS") << ")"
             << std::endl;
+  if ((*observability)->metrics_port() != 0) {
+    std::cout << "custra-server metrics on http://"
+              << flags.metrics_listen.substr(0, flags.metrics_listen.rfind(':'))
+              << ":" << (*observability)->metrics_port() << "/metrics"
+              << std::endl;
+  }
   if (flags.admin_key_file.empty() && !std::getenv("CUSTRA_ADMIN_KEY")) {
     std::cout << "custra-server: --insecure-dev: admin key in "
               << (fs::path(flags.data_dir) / "admin.key").string() << std::endl;
@@ -313,6 +337,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--port-file", flags.port_file,
                  "Write the bound port to this file once listening");
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "Serve Prometheus metrics over HTTP at host:port/metrics "
+                 "(port 0 picks a free one; empty: no endpoint)");
+  app.add_option("--access-log", flags.access_log,
+                 "Write one JSON line per RPC (time, method, tenant, code, "
+                 "latency, bytes, request id; never a key) to this file, or "
+                 "'-' for stderr; empty: no access log");
   CLI11_PARSE(app, argc, argv);
   return custra::server::Run(flags);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -408,7 +409,22 @@ absl::StatusOr<Deals> LoadDeals(OpportunityStore& store,
     deals.facts.push_back(std::move(f));
     deals.protos.push_back(std::move(o));
   }
-  return deals;
+  // Creation time (oldest first), then id: the order ListOpportunities
+  // promises.
+  std::vector<size_t> order(deals.protos.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const auto& x = deals.protos[a].create_time();
+    const auto& y = deals.protos[b].create_time();
+    return std::make_pair(x.seconds(), x.nanos()) <
+           std::make_pair(y.seconds(), y.nanos());
+  });
+  Deals sorted;
+  for (size_t i : order) {
+    sorted.protos.push_back(std::move(deals.protos[i]));
+    sorted.facts.push_back(std::move(deals.facts[i]));
+  }
+  return sorted;
 }
 
 absl::StatusOr<std::string> TenantCurrency(SQLite::Database& db) {
@@ -506,19 +522,25 @@ grpc::Status OpportunityServiceImpl::UpdatePipeline(
         // kind (open to open).
         CUSTRA_ASSIGN_OR_RETURN(std::vector<OpportunityRecord> records,
                                 store.AllOpportunities());
-        std::vector<v1::Opportunity> moved;
+        std::vector<v1::Opportunity> moved, rederived;
         for (const OpportunityRecord& r : records) {
           CUSTRA_ASSIGN_OR_RETURN(v1::Opportunity o, ParseOpportunity(r));
-          if (FindStage(next, o.stage_id()) != nullptr) continue;
+          if (FindStage(next, o.stage_id()) != nullptr) {
+            // Deals without an override take their stage's new default.
+            const double before = o.probability();
+            Derive(next, o);
+            if (o.probability() != before) rederived.push_back(std::move(o));
+            continue;
+          }
           const auto target = request->stage_remap().find(o.stage_id());
           const std::string field =
               absl::StrCat("stage_remap[", o.stage_id(), "]");
           if (target == request->stage_remap().end()) {
-            return InvalidFieldError(
-                "stage_remap",
-                absl::StrCat("stage ", o.stage_id(),
-                             " is removed but holds opportunity ", o.id(),
-                             "; map it to a stage of the new pipeline"));
+            return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                  "stage_remap: stage ", o.stage_id(),
+                                  " is removed but holds opportunity ", o.id(),
+                                  "; map it to a stage of the new pipeline")),
+                              reason::kFailedPrecondition);
           }
           const PipelineStageDef* to = FindStage(next, target->second);
           const PipelineStageDef* from = FindStage(old, o.stage_id());
@@ -553,9 +575,11 @@ grpc::Status OpportunityServiceImpl::UpdatePipeline(
         CUSTRA_RETURN_IF_ERROR(store.InTransaction([&]() -> absl::Status {
           CUSTRA_RETURN_IF_ERROR(store.PutPipeline(stored.SerializeAsString()));
           CUSTRA_RETURN_IF_ERROR(store.PutRemovedStages(removed));
-          for (const v1::Opportunity& o : moved) {
-            CUSTRA_RETURN_IF_ERROR(
-                store.UpdateOpportunity(o.id(), o.SerializeAsString()));
+          for (const auto* list : {&moved, &rederived}) {
+            for (const v1::Opportunity& o : *list) {
+              CUSTRA_RETURN_IF_ERROR(
+                  store.UpdateOpportunity(o.id(), o.SerializeAsString()));
+            }
           }
           return absl::OkStatus();
         }));
@@ -994,6 +1018,12 @@ grpc::Status OpportunityServiceImpl::ListContacts(
           }
           if (ok) contacts.push_back(std::move(c));
         }
+        std::stable_sort(
+            contacts.begin(), contacts.end(),
+            [](const v1::AccountContact& a, const v1::AccountContact& b) {
+              return std::tie(a.customer_id(), a.name(), a.id()) <
+                     std::tie(b.customer_id(), b.name(), b.id());
+            });
         PageOut(
             contacts, offset, page_size, "contacts", digest,
             [&](const v1::AccountContact& c) { *response->add_contacts() = c; },
@@ -1036,7 +1066,23 @@ grpc::Status OpportunityServiceImpl::DeleteContact(
                                 LoadContact(store, request->contact_id()));
         CUSTRA_ASSIGN_OR_RETURN(std::vector<OpportunityRecord> records,
                                 store.AllOpportunities());
+        CUSTRA_ASSIGN_OR_RETURN(std::vector<LogRecord> activities,
+                                store.AllActivities());
         return store.InTransaction([&]() -> absl::Status {
+          // Remove the contact from the account's activities.
+          for (const LogRecord& r : activities) {
+            if (r.owner_id != c.customer_id()) continue;
+            v1::SalesActivity a;
+            a.ParseFromString(r.record);
+            auto* ids = a.mutable_contact_ids();
+            const int before = ids->size();
+            ids->erase(std::remove(ids->begin(), ids->end(), c.id()),
+                       ids->end());
+            if (ids->size() != before) {
+              CUSTRA_RETURN_IF_ERROR(
+                  store.UpdateActivity(r.seq, a.SerializeAsString()));
+            }
+          }
           // Unlink the contact from the account's deals.
           for (const OpportunityRecord& r : records) {
             if (r.customer_id != c.customer_id()) continue;
@@ -1081,11 +1127,12 @@ grpc::Status OpportunityServiceImpl::LinkOpportunityContact(
             v1::AccountContact c,
             LoadContact(store, request->link().contact_id()));
         if (c.customer_id() != o.customer_id()) {
-          return InvalidFieldError(
-              "link.contact_id",
-              absl::StrCat("contact ", c.id(), " belongs to account ",
-                           c.customer_id(), ", not to the deal's account ",
-                           o.customer_id()));
+          return WithReason(
+              absl::FailedPreconditionError(absl::StrCat(
+                  "link.contact_id: contact ", c.id(), " belongs to account ",
+                  c.customer_id(), ", not to the deal's account ",
+                  o.customer_id())),
+              reason::kFailedPrecondition);
         }
         v1::OpportunityContactLink link = request->link();
         if (link.role() == v1::CONTACT_BUYING_ROLE_UNSPECIFIED) {
@@ -1132,10 +1179,9 @@ grpc::Status OpportunityServiceImpl::UnlinkOpportunityContact(
                                     }),
                      links->end());
         if (links->size() == before) {
-          return WithReason(absl::NotFoundError(
-                                absl::StrCat("contact ", request->contact_id(),
-                                             " is not linked to ", o.id())),
-                            reason::kNotFound);
+          // Not linked: nothing to change.
+          *response->mutable_opportunity() = std::move(o);
+          return absl::OkStatus();
         }
         ToTimestamp(absl::Now(), o.mutable_update_time());
         CUSTRA_RETURN_IF_ERROR(

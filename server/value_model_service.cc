@@ -17,6 +17,7 @@
 #include "common/segmentation_store.h"
 #include "common/status_macros.h"
 #include "server/key_account_service.h"
+#include "server/observability.h"
 #include "server/paging.h"
 #include "server/proto_convert.h"
 #include "server/segmentation_convert.h"
@@ -307,6 +308,12 @@ grpc::Status KeyAccountServiceImpl::FitValueModel(
             KeyAccountStore(&session.db())
                 .SaveValueModel(item, request->request_id(), fingerprint, now));
         model.set_id(item.id);
+        if (gate_->observability() != nullptr) {
+          gate_->observability()->ObserveFit(
+              absl::AsciiStrToLower(absl::StripPrefix(
+                  v1::ValueModelType_Name(type), "VALUE_MODEL_TYPE_")),
+              absl::ToDoubleSeconds(absl::Now() - start));
+        }
         return absl::OkStatus();
       });
 }

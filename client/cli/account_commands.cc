@@ -262,28 +262,6 @@ double Seconds(const google::protobuf::Duration& duration) {
 // A number with up to 4 significant digits: "0.2429", "4.414", "1.2e-05".
 std::string Number(double value) { return absl::StrFormat("%.4g", value); }
 
-// Prints "label:  value" lines with the values aligned.
-void PrintPairs(const std::vector<std::pair<std::string, std::string>>& pairs,
-                std::ostream& out) {
-  size_t width = 0;
-  for (const auto& [label, value] : pairs) {
-    width = std::max(width, label.size());
-  }
-  for (const auto& [label, value] : pairs) {
-    out << label << ":" << std::string(width - label.size() + 2, ' ') << value
-        << "\n";
-  }
-}
-
-// Tells (on stderr) that a listing cut at `limit` has more.
-void NoteMore(bool more, size_t shown, absl::string_view what,
-              absl::string_view flag = "--limit") {
-  if (more) {
-    std::cerr << "(showing the first " << shown << " " << what << "; raise "
-              << flag << " for more)\n";
-  }
-}
-
 // --- Value models ----------------------------------------------------------
 
 std::optional<double> Parameter(const v1::ValueModel& model,
@@ -403,7 +381,7 @@ void PrintValueModel(const v1::ValueModel& model, std::ostream& out) {
         << " = " << absl::StrFormat("%.6g", p.value()) << "\n";
   }
   out << "\n";
-  std::vector<std::pair<std::string, std::string>> pairs;
+  Pairs pairs;
   pairs.emplace_back("Converged", d.converged() ? "yes" : "NO");
   pairs.emplace_back(
       "Iterations",
@@ -523,22 +501,11 @@ absl::Status ListModelsCommand(Client& client, const AccountFlags& f,
   std::vector<v1::ValueModel> models;
   CUSTRA_ASSIGN_OR_RETURN(
       const bool more,
-      FetchPages<v1::ValueModel>(
-          1000, f.limit.value_or(0), &models,
-          [&](int32_t page_size, const std::string& token,
-              std::vector<v1::ValueModel>* out) -> absl::StatusOr<std::string> {
-            request.set_page_size(page_size);
-            request.set_page_token(token);
-            CUSTRA_ASSIGN_OR_RETURN(auto page, client.ListValueModels(request));
-            for (auto& m : *page.mutable_value_models()) {
-              out->push_back(std::move(m));
-            }
-            return page.next_page_token();
-          }));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(models), v1::ValueModel::descriptor(), format, std::cout);
-    return absl::OkStatus();
-  }
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListValueModels(r); },
+          [](auto& page) { return page.mutable_value_models(); }, &models));
+  if (PrintRowsUnlessTable(models, format, std::cout)) return absl::OkStatus();
   Table table = {{"ID", "TYPE", "UNIT", "CALIBRATION END", "HOLDOUT END",
                   "CONVERGED", "LOG-LIKELIHOOD", "CUSTOMERS", "FITTED",
                   "PARAMETERS"}};
@@ -556,6 +523,15 @@ absl::Status ListModelsCommand(Client& client, const AccountFlags& f,
   return absl::OkStatus();
 }
 
+// One model with its diagnostics, or without an id the list of models.
+absl::Status ShowModelCommand(Client& client, const AccountFlags& f,
+                              OutputFormat format) {
+  if (f.id.empty()) return ListModelsCommand(client, f, format);
+  CUSTRA_ASSIGN_OR_RETURN(auto model, client.GetValueModel(f.id));
+  PrintMessage(model, format, PrintValueModel, std::cout);
+  return absl::OkStatus();
+}
+
 absl::Status PredictCommand(Client& client, const AccountFlags& f,
                             OutputFormat format) {
   v1::PredictCustomerValueRequest request;
@@ -568,12 +544,13 @@ absl::Status PredictCommand(Client& client, const AccountFlags& f,
   request.set_annual_discount_rate(f.discount);
   if (f.margin) request.set_margin(*f.margin);
 
-  // Everything but the predictions comes from the first response.
+  // Everything but the predictions comes from the first response; the
+  // skipped ids come from all.
   v1::PredictCustomerValueResponse merged;
   bool have_first = false;
-  std::vector<v1::CustomerValuePrediction> predictions;
-  bool more = false;
-  auto take = [&](v1::PredictCustomerValueResponse& page) {
+  auto predict = [&](const v1::PredictCustomerValueRequest& r)
+      -> absl::StatusOr<v1::PredictCustomerValueResponse> {
+    CUSTRA_ASSIGN_OR_RETURN(auto page, client.PredictCustomerValue(r));
     if (!have_first) {
       merged = page;
       merged.clear_predictions();
@@ -581,13 +558,14 @@ absl::Status PredictCommand(Client& client, const AccountFlags& f,
       merged.clear_next_page_token();
       have_first = true;
     }
-    for (auto& p : *page.mutable_predictions()) {
-      predictions.push_back(std::move(p));
-    }
     for (const std::string& id : page.skipped_customer_ids()) {
       merged.add_skipped_customer_ids(id);
     }
+    return page;
   };
+  auto items = [](auto& page) { return page.mutable_predictions(); };
+  std::vector<v1::CustomerValuePrediction> predictions;
+  bool more = false;
   if (!f.customers.empty()) {
     if (f.limit || !f.order_by.empty()) {
       return absl::InvalidArgumentError(
@@ -601,39 +579,22 @@ absl::Status PredictCommand(Client& client, const AccountFlags& f,
       for (size_t j = i; j < std::min(f.customers.size(), i + kBatch); ++j) {
         request.add_customer_ids(f.customers[j]);
       }
-      CUSTRA_ASSIGN_OR_RETURN(auto page, client.PredictCustomerValue(request));
-      take(page);
+      CUSTRA_ASSIGN_OR_RETURN(auto page, predict(request));
+      for (auto& p : *items(page)) predictions.push_back(std::move(p));
     }
   } else {
     request.set_order_by(f.order_by);
     const int64_t limit =
         f.limit.value_or(format == OutputFormat::kTable ? 20 : 0);
     CUSTRA_ASSIGN_OR_RETURN(
-        more, FetchPages<v1::CustomerValuePrediction>(
-                  1000, limit, &predictions,
-                  [&](int32_t page_size, const std::string& token,
-                      std::vector<v1::CustomerValuePrediction>*)
-                      -> absl::StatusOr<std::string> {
-                    request.set_page_size(page_size);
-                    request.set_page_token(token);
-                    CUSTRA_ASSIGN_OR_RETURN(
-                        auto page, client.PredictCustomerValue(request));
-                    take(page);
-                    return page.next_page_token();
-                  }));
+        more, FetchAll(limit, request, predict, items, &predictions));
   }
   if (!merged.skipped_customer_ids().empty()) {
     std::cerr << "skipped (no purchase on or before the prediction date): "
               << absl::StrJoin(merged.skipped_customer_ids(), ", ") << "\n";
   }
-  if (format == OutputFormat::kJson) {
-    for (auto& p : predictions) *merged.add_predictions() = std::move(p);
-    PrintOne(merged, format, std::cout);
-    return absl::OkStatus();
-  }
-  if (format == OutputFormat::kCsv) {
-    PrintRows(RowsOf(predictions), v1::CustomerValuePrediction::descriptor(),
-              format, std::cout);
+  for (auto& p : predictions) *merged.add_predictions() = std::move(p);
+  if (PrintReportUnlessTable(merged, merged.predictions(), format, std::cout)) {
     return absl::OkStatus();
   }
   const std::string unit = UnitWord(merged.time_unit());
@@ -652,14 +613,14 @@ absl::Status PredictCommand(Client& client, const AccountFlags& f,
   std::cout << "\n(frequency = repeat purchase " << unit
             << "s; recency and T in " << unit << "s)\n\n";
   v1::Money sample;
-  for (const auto& p : predictions) {
+  for (const auto& p : merged.predictions()) {
     if (p.has_clv()) sample = p.clv();
   }
   Table table = {{"CUSTOMER", "FREQUENCY", "RECENCY", "T", "P(ALIVE)",
                   "EXPECTED PURCHASES", MoneyHeader("EXPECTED SPEND", sample),
                   MoneyHeader("CLV", sample)}};
   bool population_mean = false;
-  for (const v1::CustomerValuePrediction& p : predictions) {
+  for (const v1::CustomerValuePrediction& p : merged.predictions()) {
     std::string spend;
     if (p.has_expected_average_spend()) {
       spend = Units(p.expected_average_spend());
@@ -680,7 +641,7 @@ absl::Status PredictCommand(Client& client, const AccountFlags& f,
     std::cout << "* the population mean spend (the customer is not in the "
                  "spend fit: one-time buyer or non-positive spend)\n";
   }
-  NoteMore(more, predictions.size(), "customers");
+  NoteMore(more, static_cast<size_t>(merged.predictions_size()), "customers");
   return absl::OkStatus();
 }
 
@@ -690,13 +651,8 @@ absl::Status EvaluateCommand(Client& client, const AccountFlags& f,
   request.set_value_model_id(f.id);
   request.set_max_frequency_bucket(f.buckets);
   CUSTRA_ASSIGN_OR_RETURN(auto evaluation, client.EvaluateValueModel(request));
-  if (format == OutputFormat::kJson) {
-    PrintOne(evaluation, format, std::cout);
-    return absl::OkStatus();
-  }
-  if (format == OutputFormat::kCsv) {
-    PrintRows(RowsOf(evaluation.buckets()),
-              v1::ValueModelEvaluationBucket::descriptor(), format, std::cout);
+  if (PrintReportUnlessTable(evaluation, evaluation.buckets(), format,
+                             std::cout)) {
     return absl::OkStatus();
   }
   std::cout << "Model " << evaluation.value_model_id() << ": holdout "
@@ -760,13 +716,7 @@ absl::Status CurveCommand(Client& client, const AccountFlags& f,
   if (f.end.empty()) request.clear_end_date();
   CUSTRA_ASSIGN_OR_RETURN(auto curve,
                           client.PredictCumulativePurchases(request));
-  if (format == OutputFormat::kJson) {
-    PrintOne(curve, format, std::cout);
-    return absl::OkStatus();
-  }
-  if (format == OutputFormat::kCsv) {
-    PrintRows(RowsOf(curve.points()),
-              v1::CumulativePurchasesPoint::descriptor(), format, std::cout);
+  if (PrintReportUnlessTable(curve, curve.points(), format, std::cout)) {
     return absl::OkStatus();
   }
   const std::string unit = UnitWord(curve.time_unit());
@@ -827,7 +777,7 @@ void PrintProfile(const v1::ScoringProfile& profile, std::ostream& out) {
   out << "\n";
   if (!profile.description().empty()) out << profile.description() << "\n";
   out << "\n";
-  std::vector<std::pair<std::string, std::string>> pairs = {
+  const Pairs pairs = {
       {"Tiers", absl::StrFormat("A: score >= %s, B: score >= %s, C: below",
                                 Number(profile.tier_a_min_score()),
                                 Number(profile.tier_b_min_score()))},
@@ -854,29 +804,26 @@ void PrintProfile(const v1::ScoringProfile& profile, std::ostream& out) {
   PrintTable(table, out);
 }
 
+absl::Status ShowProfileCommand(Client& client, const AccountFlags& f,
+                                OutputFormat format) {
+  CUSTRA_ASSIGN_OR_RETURN(
+      auto profile, client.GetScoringProfile(f.id.empty() ? "default" : f.id));
+  PrintMessage(profile, format, PrintProfile, std::cout);
+  return absl::OkStatus();
+}
+
 absl::Status ListProfilesCommand(Client& client, const AccountFlags& f,
                                  OutputFormat format) {
   v1::ListScoringProfilesRequest request;
   std::vector<v1::ScoringProfile> profiles;
   CUSTRA_ASSIGN_OR_RETURN(
-      const bool more, FetchPages<v1::ScoringProfile>(
-                           1000, f.limit.value_or(0), &profiles,
-                           [&](int32_t page_size, const std::string& token,
-                               std::vector<v1::ScoringProfile>* out)
-                               -> absl::StatusOr<std::string> {
-                             request.set_page_size(page_size);
-                             request.set_page_token(token);
-                             CUSTRA_ASSIGN_OR_RETURN(
-                                 auto page,
-                                 client.ListScoringProfiles(request));
-                             for (auto& p : *page.mutable_scoring_profiles()) {
-                               out->push_back(std::move(p));
-                             }
-                             return page.next_page_token();
-                           }));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(profiles), v1::ScoringProfile::descriptor(), format,
-              std::cout);
+      const bool more,
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListScoringProfiles(r); },
+          [](auto& page) { return page.mutable_scoring_profiles(); },
+          &profiles));
+  if (PrintRowsUnlessTable(profiles, format, std::cout)) {
     return absl::OkStatus();
   }
   Table table = {{"ID", "NAME", "TIER A", "TIER B", "NORMALISATION",
@@ -991,12 +938,13 @@ absl::Status SetProfileCommand(Client& client, const AccountFlags& f,
     if (profile.ok()) std::cerr << "created profile " << id << "\n";
   }
   if (!profile.ok()) return profile.status();
-  if (format == OutputFormat::kTable) {
-    PrintProfile(*profile, std::cout);
-  } else {
-    PrintOne(*profile, format, std::cout);
-  }
+  PrintMessage(*profile, format, PrintProfile, std::cout);
   return absl::OkStatus();
+}
+
+absl::Status DeleteProfileCommand(Client& client, const AccountFlags& f,
+                                  OutputFormat) {
+  return NoteDeleted(client.DeleteScoringProfile(f.id), "profile", f.id);
 }
 
 // --- Assessments -----------------------------------------------------------
@@ -1007,11 +955,7 @@ std::string RatingText(int32_t rating) {
 
 void PrintAssessments(const std::vector<v1::KeyAccountAssessment>& assessments,
                       OutputFormat format, std::ostream& out) {
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(assessments), v1::KeyAccountAssessment::descriptor(),
-              format, out);
-    return;
-  }
+  if (PrintRowsUnlessTable(assessments, format, out)) return;
   v1::Money sample;
   for (const auto& a : assessments) {
     if (a.has_estimated_total_wallet()) sample = a.estimated_total_wallet();
@@ -1081,22 +1025,12 @@ absl::Status ListAssessmentsCommand(Client& client, const AccountFlags& f,
   v1::ListAccountAssessmentsRequest request;
   request.set_filter(f.filter);
   std::vector<v1::KeyAccountAssessment> assessments;
-  CUSTRA_ASSIGN_OR_RETURN(const bool more,
-                          FetchPages<v1::KeyAccountAssessment>(
-                              1000, f.limit.value_or(0), &assessments,
-                              [&](int32_t page_size, const std::string& token,
-                                  std::vector<v1::KeyAccountAssessment>* out)
-                                  -> absl::StatusOr<std::string> {
-                                request.set_page_size(page_size);
-                                request.set_page_token(token);
-                                CUSTRA_ASSIGN_OR_RETURN(
-                                    auto page,
-                                    client.ListAccountAssessments(request));
-                                for (auto& a : *page.mutable_assessments()) {
-                                  out->push_back(std::move(a));
-                                }
-                                return page.next_page_token();
-                              }));
+  CUSTRA_ASSIGN_OR_RETURN(
+      const bool more,
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListAccountAssessments(r); },
+          [](auto& page) { return page.mutable_assessments(); }, &assessments));
   PrintAssessments(assessments, format, std::cout);
   NoteMore(more, assessments.size(), "assessments");
   return absl::OkStatus();
@@ -1180,11 +1114,7 @@ absl::Status ScoreCommand(Client& client, const AccountFlags& f,
   request.set_spend_model_id(f.spend_model);
   request.set_request_id(f.request_id);
   CUSTRA_ASSIGN_OR_RETURN(auto run, client.ScoreAccounts(request));
-  if (format == OutputFormat::kTable) {
-    PrintScoringRun(run, std::cout);
-  } else {
-    PrintOne(run, format, std::cout);
-  }
+  PrintMessage(run, format, PrintScoringRun, std::cout);
   return absl::OkStatus();
 }
 
@@ -1192,11 +1122,7 @@ absl::Status RunsCommand(Client& client, const AccountFlags& f,
                          OutputFormat format) {
   if (!f.id.empty()) {
     CUSTRA_ASSIGN_OR_RETURN(auto run, client.GetAccountScoringRun(f.id));
-    if (format == OutputFormat::kTable) {
-      PrintScoringRun(run, std::cout);
-    } else {
-      PrintOne(run, format, std::cout);
-    }
+    PrintMessage(run, format, PrintScoringRun, std::cout);
     return absl::OkStatus();
   }
   v1::ListAccountScoringRunsRequest request;
@@ -1207,27 +1133,13 @@ absl::Status RunsCommand(Client& client, const AccountFlags& f,
     request.set_filter(absl::StrCat("profile_id=\"", f.profile, "\""));
   }
   std::vector<v1::AccountScoringRun> runs;
-  CUSTRA_ASSIGN_OR_RETURN(const bool more,
-                          FetchPages<v1::AccountScoringRun>(
-                              1000, f.limit.value_or(0), &runs,
-                              [&](int32_t page_size, const std::string& token,
-                                  std::vector<v1::AccountScoringRun>* out)
-                                  -> absl::StatusOr<std::string> {
-                                request.set_page_size(page_size);
-                                request.set_page_token(token);
-                                CUSTRA_ASSIGN_OR_RETURN(
-                                    auto page,
-                                    client.ListAccountScoringRuns(request));
-                                for (auto& r : *page.mutable_scoring_runs()) {
-                                  out->push_back(std::move(r));
-                                }
-                                return page.next_page_token();
-                              }));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(runs), v1::AccountScoringRun::descriptor(), format,
-              std::cout);
-    return absl::OkStatus();
-  }
+  CUSTRA_ASSIGN_OR_RETURN(
+      const bool more,
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListAccountScoringRuns(r); },
+          [](auto& page) { return page.mutable_scoring_runs(); }, &runs));
+  if (PrintRowsUnlessTable(runs, format, std::cout)) return absl::OkStatus();
   Table table = {{"ID", "PROFILE", "AS OF", "ACCOUNTS", "A", "B", "C", "MEAN",
                   "MEDIAN", "CREATED"}};
   for (const v1::AccountScoringRun& r : runs) {
@@ -1283,31 +1195,21 @@ absl::Status TopCommand(Client& client, const AccountFlags& f,
   std::vector<v1::AccountScore> scores;
   std::string run_id;
   int64_t total = 0;
-  CUSTRA_ASSIGN_OR_RETURN(const bool more,
-                          FetchPages<v1::AccountScore>(
-                              1000, f.top_n, &scores,
-                              [&](int32_t page_size, const std::string& token,
-                                  std::vector<v1::AccountScore>* out)
-                                  -> absl::StatusOr<std::string> {
-                                request.set_page_size(page_size);
-                                request.set_page_token(token);
-                                CUSTRA_ASSIGN_OR_RETURN(
-                                    auto page, client.ListTopAccounts(request));
-                                run_id = page.scoring_run_id();
-                                total = page.total_size();
-                                // Later pages must come from the same run as
-                                // the first.
-                                request.set_scoring_run_id(run_id);
-                                for (auto& s : *page.mutable_account_scores()) {
-                                  out->push_back(std::move(s));
-                                }
-                                return page.next_page_token();
-                              }));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(scores), v1::AccountScore::descriptor(), format,
-              std::cout);
-    return absl::OkStatus();
-  }
+  CUSTRA_ASSIGN_OR_RETURN(
+      const bool more,
+      FetchAll(
+          f.top_n, request,
+          [&](v1::ListTopAccountsRequest& r)
+              -> absl::StatusOr<v1::ListTopAccountsResponse> {
+            CUSTRA_ASSIGN_OR_RETURN(auto page, client.ListTopAccounts(r));
+            run_id = page.scoring_run_id();
+            total = page.total_size();
+            // Later pages must come from the same run as the first.
+            r.set_scoring_run_id(run_id);
+            return page;
+          },
+          [](auto& page) { return page.mutable_account_scores(); }, &scores));
+  if (PrintRowsUnlessTable(scores, format, std::cout)) return absl::OkStatus();
   std::vector<std::string> tiers;
   for (const std::string& t : f.tiers)
     tiers.push_back(absl::AsciiStrToUpper(t));
@@ -1420,13 +1322,8 @@ void PrintExplanation(const v1::AccountScore& score, std::ostream& out) {
 absl::Status ExplainCommand(Client& client, const AccountFlags& f,
                             OutputFormat format) {
   CUSTRA_ASSIGN_OR_RETURN(auto score, client.GetAccountScore(f.id, f.run));
-  if (format == OutputFormat::kTable) {
+  if (!PrintReportUnlessTable(score, score.criteria(), format, std::cout)) {
     PrintExplanation(score, std::cout);
-  } else if (format == OutputFormat::kCsv) {
-    PrintRows(RowsOf(score.criteria()), v1::AccountScoreCriterion::descriptor(),
-              format, std::cout);
-  } else {
-    PrintOne(score, format, std::cout);
   }
   return absl::OkStatus();
 }
@@ -1437,27 +1334,13 @@ absl::Status HistoryCommand(Client& client, const AccountFlags& f,
   request.set_customer_id(f.id);
   request.set_profile_id(f.profile);
   std::vector<v1::AccountScore> scores;
-  CUSTRA_ASSIGN_OR_RETURN(const bool more,
-                          FetchPages<v1::AccountScore>(
-                              1000, f.limit.value_or(0), &scores,
-                              [&](int32_t page_size, const std::string& token,
-                                  std::vector<v1::AccountScore>* out)
-                                  -> absl::StatusOr<std::string> {
-                                request.set_page_size(page_size);
-                                request.set_page_token(token);
-                                CUSTRA_ASSIGN_OR_RETURN(
-                                    auto page,
-                                    client.ListAccountScoreHistory(request));
-                                for (auto& s : *page.mutable_account_scores()) {
-                                  out->push_back(std::move(s));
-                                }
-                                return page.next_page_token();
-                              }));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(scores), v1::AccountScore::descriptor(), format,
-              std::cout);
-    return absl::OkStatus();
-  }
+  CUSTRA_ASSIGN_OR_RETURN(
+      const bool more,
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListAccountScoreHistory(r); },
+          [](auto& page) { return page.mutable_account_scores(); }, &scores));
+  if (PrintRowsUnlessTable(scores, format, std::cout)) return absl::OkStatus();
   std::cout << "Scores of account " << f.id;
   if (!f.profile.empty()) std::cout << " with profile " << f.profile;
   std::cout << ", newest first\n\n";
@@ -1578,35 +1461,13 @@ absl::Status CompareCommand(Client& client, const AccountFlags& f,
   request.set_base_scoring_run_id(f.base_run_id);
   request.set_target_scoring_run_id(f.target_run_id);
   v1::CompareScoringsResponse merged;
-  bool have_first = false;
-  std::vector<v1::AccountTierMove> moves;
   CUSTRA_ASSIGN_OR_RETURN(
       const bool more,
-      FetchPages<v1::AccountTierMove>(
-          1000, f.limit.value_or(format == OutputFormat::kTable ? 20 : 0),
-          &moves,
-          [&](int32_t page_size, const std::string& token,
-              std::vector<v1::AccountTierMove>* out)
-              -> absl::StatusOr<std::string> {
-            request.set_page_size(page_size);
-            request.set_page_token(token);
-            CUSTRA_ASSIGN_OR_RETURN(auto page, client.CompareScorings(request));
-            if (!have_first) {
-              merged = page;
-              merged.clear_moves();
-              merged.clear_next_page_token();
-              have_first = true;
-            }
-            for (auto& m : *page.mutable_moves()) out->push_back(std::move(m));
-            return page.next_page_token();
-          }));
-  for (auto& m : moves) *merged.add_moves() = std::move(m);
-  if (format == OutputFormat::kCsv) {
-    PrintRows(RowsOf(merged.moves()), v1::AccountTierMove::descriptor(), format,
-              std::cout);
-  } else if (format == OutputFormat::kJson) {
-    PrintOne(merged, format, std::cout);
-  } else {
+      FetchMerged(
+          f.limit.value_or(format == OutputFormat::kTable ? 20 : 0), request,
+          [&](const auto& r) { return client.CompareScorings(r); },
+          [](auto& page) { return page.mutable_moves(); }, &merged));
+  if (!PrintReportUnlessTable(merged, merged.moves(), format, std::cout)) {
     PrintScoringComparison(merged, f.base_run_id, f.target_run_id, more,
                            std::cout);
   }
@@ -1615,27 +1476,15 @@ absl::Status CompareCommand(Client& client, const AccountFlags& f,
 
 }  // namespace
 
-void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
+void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& /*args*/,
                         int& exit_code) {
-  (void)args;  // Every flag of these commands lives in AccountFlags.
-  // Owned by the callbacks below (captured by value), so it lives as long
-  // as the commands whose options point into it.
-  auto flags = std::make_shared<AccountFlags>();
-  // A callback running `command(client, flags, format)` with a tenant
-  // connection. Cli and the exit code outlive the commands (they live in
-  // main()), so the callbacks hold pointers to them.
-  Cli* const cli_ptr = &cli;
-  int* const exit_ptr = &exit_code;
-  using Command = absl::Status (*)(Client&, const AccountFlags&, OutputFormat);
-  auto run = [cli_ptr, exit_ptr, flags](Command command) {
-    return [cli_ptr, exit_ptr, flags, command] {
-      *exit_ptr = cli_ptr->WithTenant(
-          [&](Client& c) { return command(c, *flags, cli_ptr->format()); });
-    };
-  };
-  auto add_limit = [flags](CLI::App* cmd, const std::string& help) {
-    cmd->add_option("--limit", flags->limit, help)
-        ->check(CLI::NonNegativeNumber);
+  // Every flag of these commands lives in AccountFlags, none in CommandArgs.
+  const TenantCommands<AccountFlags> commands(cli, exit_code);
+  AccountFlags* const flags = commands.flags();
+  auto add_model_filter = [flags](CLI::App* cmd, const std::string& help) {
+    cmd->add_option("--model", flags->model_filter, help)
+        ->check(CLI::IsMember({"bgnbd", "mbgnbd", "pnbd", "gamma-gamma"},
+                              CLI::ignore_case));
   };
 
   // --- custra clv ... ---
@@ -1673,43 +1522,25 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   fit->add_option("--starts", flags->starts,
                   "Optimiser starting points, 1 to 50 (default 5)")
       ->check(CLI::Range(1, 50));
-  fit->add_option("--request-id", flags->request_id,
-                  "Idempotency key: a retry with the same id returns the "
-                  "model already stored");
-  fit->callback(run(&FitCommand));
+  AddRequestId(fit, &flags->request_id, "returns the model already stored");
+  fit->callback(commands.Run(&FitCommand));
 
   CLI::App* show = clv->add_subcommand(
       "show",
       "Show one value model with its diagnostics, or without MODEL_ID list "
       "the stored models, newest first");
   show->add_option("model-id", flags->id, "Value model id, e.g. vm-000042");
-  show->add_option("--model", flags->model_filter,
+  add_model_filter(show,
                    "When listing: only bgnbd, mbgnbd, pnbd or gamma-gamma "
-                   "models")
-      ->check(CLI::IsMember({"bgnbd", "mbgnbd", "pnbd", "gamma-gamma"},
-                            CLI::ignore_case));
-  add_limit(show, "When listing: at most this many (default: all)");
-  show->callback([&cli, &exit_code, flags] {
-    exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-      if (flags->id.empty()) return ListModelsCommand(c, *flags, cli.format());
-      CUSTRA_ASSIGN_OR_RETURN(auto model, c.GetValueModel(flags->id));
-      if (cli.format() == OutputFormat::kTable) {
-        PrintValueModel(model, std::cout);
-      } else {
-        PrintOne(model, cli.format(), std::cout);
-      }
-      return absl::OkStatus();
-    });
-  });
+                   "models");
+  commands.AddLimit(show, "When listing: at most this many (default: all)");
+  show->callback(commands.Run(&ShowModelCommand));
 
   CLI::App* list =
       clv->add_subcommand("list", "List the stored value models, newest first");
-  list->add_option("--model", flags->model_filter,
-                   "Only bgnbd, mbgnbd, pnbd or gamma-gamma models")
-      ->check(CLI::IsMember({"bgnbd", "mbgnbd", "pnbd", "gamma-gamma"},
-                            CLI::ignore_case));
-  add_limit(list, "At most this many (default: all)");
-  list->callback(run(&ListModelsCommand));
+  add_model_filter(list, "Only bgnbd, mbgnbd, pnbd or gamma-gamma models");
+  commands.AddLimit(list, "At most this many (default: all)");
+  list->callback(commands.Run(&ListModelsCommand));
 
   CLI::App* predict = clv->add_subcommand(
       "predict",
@@ -1739,9 +1570,9 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   predict->add_option("--as-of", flags->as_of,
                       "Predict from the end of this day YYYY-MM-DD (default: "
                       "the purchase model's calibration end)");
-  add_limit(predict,
-            "Over all customers: at most this many (default 20 for the "
-            "table, all for json/csv; 0: all)");
+  commands.AddLimit(predict,
+                    "Over all customers: at most this many (default 20 for the "
+                    "table, all for json/csv; 0: all)");
   predict->add_option("--order-by", flags->order_by,
                       "Over all customers: customer_id (default), \"clv "
                       "desc\", \"expected_purchases desc\", \"p_alive asc\" "
@@ -1752,7 +1583,7 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   predict->add_option("--spend-model", flags->spend_model,
                       "Gamma-Gamma model id (default: the newest converged "
                       "one; without one, spend and CLV are left out)");
-  predict->callback(run(&PredictCommand));
+  predict->callback(commands.Run(&PredictCommand));
 
   CLI::App* evaluate = clv->add_subcommand(
       "evaluate",
@@ -1765,7 +1596,7 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                    "Frequencies 0 .. N-1 get a bucket each, higher ones "
                    "share the last (1 to 100, default 7)")
       ->check(CLI::Range(1, 100));
-  evaluate->callback(run(&EvaluateCommand));
+  evaluate->callback(commands.Run(&EvaluateCommand));
 
   CLI::App* curve = clv->add_subcommand(
       "curve",
@@ -1777,7 +1608,7 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   curve->add_option("--purchase-model", flags->purchase_model,
                     "Purchase-count model id (default: the newest converged "
                     "one)");
-  curve->callback(run(&CurveCommand));
+  curve->callback(commands.Run(&CurveCommand));
 
   // --- custra accounts ... ---
   CLI::App* accounts = app.add_subcommand(
@@ -1796,24 +1627,12 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   CLI::App* profile_show = profile->add_subcommand(
       "show", "Show a scoring profile with its weights");
   profile_show->add_option("id", flags->id, "Profile id (default \"default\")");
-  profile_show->callback([&cli, &exit_code, flags] {
-    exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-      CUSTRA_ASSIGN_OR_RETURN(
-          auto p,
-          c.GetScoringProfile(flags->id.empty() ? "default" : flags->id));
-      if (cli.format() == OutputFormat::kTable) {
-        PrintProfile(p, std::cout);
-      } else {
-        PrintOne(p, cli.format(), std::cout);
-      }
-      return absl::OkStatus();
-    });
-  });
+  profile_show->callback(commands.Run(&ShowProfileCommand));
 
   CLI::App* profile_list = profile->add_subcommand(
       "list", "List the scoring profiles, \"default\" first");
-  add_limit(profile_list, "At most this many (default: all)");
-  profile_list->callback(run(&ListProfilesCommand));
+  commands.AddLimit(profile_list, "At most this many (default: all)");
+  profile_list->callback(commands.Run(&ListProfilesCommand));
 
   CLI::App* profile_set = profile->add_subcommand(
       "set",
@@ -1871,20 +1690,14 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
       profile_set->add_option("--name", flags->name, "Display name");
   flags->description_option = profile_set->add_option(
       "--description", flags->description, "Free-text description");
-  profile_set->callback(run(&SetProfileCommand));
+  profile_set->callback(commands.Run(&SetProfileCommand));
 
   CLI::App* profile_delete = profile->add_subcommand(
       "delete",
       "Delete a scoring profile (not \"default\"); stored runs keep their "
       "copy of it");
   profile_delete->add_option("id", flags->id, "Profile id")->required();
-  profile_delete->callback([&cli, &exit_code, flags] {
-    exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-      absl::Status status = c.DeleteScoringProfile(flags->id);
-      if (status.ok()) std::cerr << "deleted profile " << flags->id << "\n";
-      return status;
-    });
-  });
+  profile_delete->callback(commands.Run(&DeleteProfileCommand));
 
   CLI::App* set = accounts->add_subcommand(
       "set",
@@ -1906,18 +1719,16 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   flags->note_option = set->add_option("--note", flags->note, "Free-text note");
   flags->by_option = set->add_option("--by", flags->assessed_by,
                                      "Who assessed, e.g. a sales rep");
-  set->add_option("--request-id", flags->request_id,
-                  "Idempotency key: a retry with the same id is not applied "
-                  "twice");
-  set->callback(run(&SetAssessmentCommand));
+  AddRequestId(set, &flags->request_id, "is not applied twice");
+  set->callback(commands.Run(&SetAssessmentCommand));
 
   CLI::App* assessments = accounts->add_subcommand(
       "assessments", "List the recorded manual assessments, by customer id");
-  add_limit(assessments, "At most this many (default: all)");
+  commands.AddLimit(assessments, "At most this many (default: all)");
   assessments->add_option("--filter", flags->filter,
                           "e.g. 'customer_id=\"C1\"' or 'has_wallet AND "
                           "has_strategic_value'");
-  assessments->callback(run(&ListAssessmentsCommand));
+  assessments->callback(commands.Run(&ListAssessmentsCommand));
 
   CLI::App* score = accounts->add_subcommand(
       "score",
@@ -1934,10 +1745,8 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   score->add_option("--spend-model", flags->spend_model,
                     "Gamma-Gamma model for potential (default: the newest "
                     "converged one)");
-  score->add_option("--request-id", flags->request_id,
-                    "Idempotency key: a retry with the same id returns the "
-                    "run already stored");
-  score->callback(run(&ScoreCommand));
+  AddRequestId(score, &flags->request_id, "returns the run already stored");
+  score->callback(commands.Run(&ScoreCommand));
 
   CLI::App* runs = accounts->add_subcommand(
       "runs",
@@ -1946,8 +1755,8 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   runs->add_option("run-id", flags->id, "Show this run");
   runs->add_option("--profile", flags->profile,
                    "Only runs made with this profile");
-  add_limit(runs, "At most this many (default: all)");
-  runs->callback(run(&RunsCommand));
+  commands.AddLimit(runs, "At most this many (default: all)");
+  runs->callback(commands.Run(&RunsCommand));
 
   CLI::App* top = accounts->add_subcommand(
       "top", "The best-scoring accounts of a run, by rank");
@@ -1962,7 +1771,7 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   top->add_flag("--explain", flags->explain,
                 "Also show each account's three biggest contributing "
                 "criteria");
-  top->callback(run(&TopCommand));
+  top->callback(commands.Run(&TopCommand));
 
   CLI::App* explain = accounts->add_subcommand(
       "explain",
@@ -1971,28 +1780,26 @@ void AddAccountCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   explain->add_option("id", flags->id, "Customer (account) id")->required();
   explain->add_option("--run", flags->run,
                       "Scoring run id (default: the newest)");
-  explain->callback(run(&ExplainCommand));
+  explain->callback(commands.Run(&ExplainCommand));
 
   CLI::App* history = accounts->add_subcommand(
       "history", "An account's score, tier and rank across scoring runs");
   history->add_option("id", flags->id, "Customer (account) id")->required();
   history->add_option("--profile", flags->profile,
                       "Only runs made with this profile");
-  add_limit(history, "At most this many runs (default: all)");
-  history->callback(run(&HistoryCommand));
+  commands.AddLimit(history, "At most this many runs (default: all)");
+  history->callback(commands.Run(&HistoryCommand));
 
   CLI::App* compare = accounts->add_subcommand(
       "compare",
       "Tier migration between two scoring runs: how many accounts moved "
       "from which tier to which, and the largest moves");
-  compare->add_option("base", flags->base_run_id, "The earlier run's id")
-      ->required();
-  compare->add_option("target", flags->target_run_id, "The later run's id")
-      ->required();
-  add_limit(compare,
-            "At most this many moved accounts (default 20 for the table, "
-            "all for json/csv; 0: all)");
-  compare->callback(run(&CompareCommand));
+  AddRunPair(compare, &flags->base_run_id, &flags->target_run_id);
+  commands.AddLimit(
+      compare,
+      "At most this many moved accounts (default 20 for the table, "
+      "all for json/csv; 0: all)");
+  compare->callback(commands.Run(&CompareCommand));
 }
 
 }  // namespace custra::cli

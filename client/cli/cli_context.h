@@ -2,8 +2,10 @@
 #define CUSTRA_CLIENT_CLI_CLI_CONTEXT_H_
 
 // What every `custra` command shares: global flags, connecting, output
-// format and error reporting.
+// format, error reporting, and the callbacks and common options of the
+// command groups.
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -154,6 +156,76 @@ class Cli {
 
   GlobalFlags* flags_;
 };
+
+// A group of commands run with a tenant connection, whose flags live in
+// one `Flags` instance. The callbacks share it, so it lives as long as the
+// commands whose options point into it.
+template <typename Flags>
+class TenantCommands {
+ public:
+  // `cli` and `exit_code` must outlive the commands (they live in main()).
+  TenantCommands(Cli& cli, int& exit_code)
+      : cli_(&cli), exit_code_(&exit_code), flags_(std::make_shared<Flags>()) {}
+
+  Flags* flags() const { return flags_.get(); }
+
+  // A callback running `command(client, flags, format)` and storing its
+  // exit code.
+  template <typename Command>
+  std::function<void()> Run(Command command) const {
+    return [cli = cli_, exit_code = exit_code_, flags = flags_, command] {
+      *exit_code = cli->WithTenant(
+          [&](Client& c) { return command(c, *flags, cli->format()); });
+    };
+  }
+
+  // A callback for a command that makes a request of the flags first:
+  // `build(flags)` returns it, or an error about a flag, which is reported
+  // before connecting. Then it runs `command(client, request, format)` and
+  // stores its exit code.
+  template <typename Build, typename Command>
+  std::function<void()> RunRequest(Build build, Command command) const {
+    return
+        [cli = cli_, exit_code = exit_code_, flags = flags_, build, command] {
+          auto request = build(*flags);
+          if (!request.ok()) {
+            *exit_code = ReportError(request.status());
+            return;
+          }
+          *exit_code = cli->WithTenant(
+              [&](Client& c) { return command(c, *request, cli->format()); });
+        };
+  }
+
+  // Adds --limit, stored in `flags()->limit`.
+  void AddLimit(CLI::App* command, const std::string& help) const {
+    command->add_option("--limit", flags_->limit, help)
+        ->check(CLI::NonNegativeNumber);
+  }
+
+ private:
+  Cli* cli_;
+  int* exit_code_;
+  std::shared_ptr<Flags> flags_;
+};
+
+// Adds --request-id, the idempotency key of the call a command makes;
+// `retry` says what a retry with the same id does ("returns the run already
+// stored").
+inline void AddRequestId(CLI::App* command, std::string* request_id,
+                         const std::string& retry) {
+  command->add_option("--request-id", *request_id,
+                      "Idempotency key: a retry with the same id " + retry);
+}
+
+// Adds the positional ids of the two runs a comparison takes, both
+// required.
+inline void AddRunPair(CLI::App* command, std::string* base_run_id,
+                       std::string* target_run_id) {
+  command->add_option("base", *base_run_id, "The earlier run's id")->required();
+  command->add_option("target", *target_run_id, "The later run's id")
+      ->required();
+}
 
 }  // namespace custra::cli
 

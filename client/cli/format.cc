@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <cmath>
+#include <iostream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -144,6 +145,18 @@ bool LooksNumeric(absl::string_view s, bool trailing_marker) {
   return digit;
 }
 
+void PrintPairs(const Pairs& pairs, std::ostream& out, bool drop_empty) {
+  size_t width = 0;
+  for (const auto& [label, value] : pairs) {
+    if (!drop_empty || !value.empty()) width = std::max(width, label.size());
+  }
+  for (const auto& [label, value] : pairs) {
+    if (drop_empty && value.empty()) continue;
+    out << label << ":" << std::string(width - label.size() + 2, ' ') << value
+        << "\n";
+  }
+}
+
 void PrintTable(const Table& table, std::ostream& out, bool trailing_markers) {
   size_t columns = 0;
   for (const auto& row : table) columns = std::max(columns, row.size());
@@ -169,6 +182,22 @@ void PrintTable(const Table& table, std::ostream& out, bool trailing_markers) {
     out << std::string(absl::StripTrailingAsciiWhitespace(line)) << "\n";
   }
   if (table.size() <= 1) out << "(none)\n";
+}
+
+// --- Notes on stderr -------------------------------------------------------
+
+void NoteMore(bool more, size_t shown, absl::string_view what,
+              absl::string_view flag) {
+  if (more) {
+    std::cerr << "(showing the first " << shown << " " << what << "; raise "
+              << flag << " for more)\n";
+  }
+}
+
+absl::Status NoteDeleted(absl::Status status, absl::string_view what,
+                         absl::string_view id) {
+  if (status.ok()) std::cerr << "deleted " << what << " " << id << "\n";
+  return status;
 }
 
 }  // namespace custra::cli

@@ -2,8 +2,9 @@
 #define CUSTRA_CLIENT_CLI_FORMAT_H_
 
 // Helpers the `custra` commands share: parsing flag values, rendering money,
-// shares and dates for people, printing aligned tables, and paging through
-// list calls.
+// shares and dates for people, printing aligned tables and "label: value"
+// lines, paging through list calls, notes on stderr, and printing a result
+// in the output format asked for.
 
 #include <google/protobuf/message.h>
 #include <google/protobuf/repeated_ptr_field.h>
@@ -14,11 +15,14 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "client/cli/output.h"
 #include "common/status_macros.h"
 #include "custra/v1/common.pb.h"
 
@@ -87,6 +91,14 @@ using Table = std::vector<std::vector<std::string>>;
 // is allowed too ("12.00*", "40%").
 bool LooksNumeric(absl::string_view s, bool trailing_marker = true);
 
+// "label:  value" lines, in order.
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+// Prints "label:  value" lines with the values aligned two spaces after the
+// longest label's colon. With `drop_empty`, pairs with an empty value are
+// left out (and do not count for the alignment).
+void PrintPairs(const Pairs& pairs, std::ostream& out, bool drop_empty = false);
+
 // Prints `table` (its header row first) with columns two spaces apart and
 // trailing blanks stripped: the first column left-aligned, a column whose
 // non-empty body cells all look numeric (LooksNumeric with
@@ -123,6 +135,54 @@ absl::StatusOr<bool> FetchPages(
   return !token.empty();
 }
 
+// Every item of a paged list call, up to `limit` (0: all), appended to
+// `out`: `call(request)` returns a page (or an error), given a copy of
+// `request` with the page size (at most `max_page_size`) and token set,
+// which it may change for the pages after; `items(page)` returns the page's
+// repeated field of items, once per page. Returns whether more were left.
+template <typename Item, typename Request, typename Call, typename Items>
+absl::StatusOr<bool> FetchAll(int64_t limit, Request request, Call call,
+                              Items items, std::vector<Item>* out,
+                              int32_t max_page_size = 1000) {
+  return FetchPages<Item>(
+      max_page_size, limit, out,
+      [&](int32_t page_size, const std::string& token,
+          std::vector<Item>* into) -> absl::StatusOr<std::string> {
+        request.set_page_size(page_size);
+        request.set_page_token(token);
+        CUSTRA_ASSIGN_OR_RETURN(auto page, call(request));
+        for (auto& item : *items(page)) into->push_back(std::move(item));
+        return page.next_page_token();
+      });
+}
+
+// FetchAll for a response that holds more than its items (counts, totals):
+// `*merged` becomes the first page without its next_page_token, with the
+// items of every page read (up to `limit`, 0: all). Returns whether more
+// were left.
+template <typename Request, typename Response, typename Call, typename Items>
+absl::StatusOr<bool> FetchMerged(int64_t limit, const Request& request,
+                                 Call call, Items items, Response* merged) {
+  using Item =
+      typename std::remove_pointer_t<decltype(items(*merged))>::value_type;
+  bool have_first = false;
+  auto keep_first = [&](Request& r) -> absl::StatusOr<Response> {
+    CUSTRA_ASSIGN_OR_RETURN(Response page, call(r));
+    if (!have_first) {
+      *merged = page;
+      items(*merged)->Clear();
+      merged->clear_next_page_token();
+      have_first = true;
+    }
+    return page;
+  };
+  std::vector<Item> all;
+  CUSTRA_ASSIGN_OR_RETURN(const bool more,
+                          FetchAll(limit, request, keep_first, items, &all));
+  for (Item& item : all) *items(*merged)->Add() = std::move(item);
+  return more;
+}
+
 // Pointers to `messages`, in order, as PrintRows takes them. They point
 // into `messages`, so they are valid while it is unchanged.
 template <typename Message>
@@ -139,6 +199,56 @@ std::vector<const google::protobuf::Message*> RowsOf(
   std::vector<const google::protobuf::Message*> rows;
   for (const Message& m : messages) rows.push_back(&m);
   return rows;
+}
+
+// --- Notes on stderr -------------------------------------------------------
+
+// Tells (on stderr) that a listing cut at `flag` has more.
+void NoteMore(bool more, size_t shown, absl::string_view what,
+              absl::string_view flag = "--limit");
+
+// Tells (on stderr) that `what` `id` was deleted when `status` is OK.
+// Returns `status`.
+absl::Status NoteDeleted(absl::Status status, absl::string_view what,
+                         absl::string_view id);
+
+// --- Printing by output format ---------------------------------------------
+
+// Prints `message` with `print(message, out)` for the table format, else
+// with PrintOne.
+template <typename Message, typename Print>
+void PrintMessage(const Message& message, OutputFormat format,
+                  const Print& print, std::ostream& out) {
+  if (format == OutputFormat::kTable) {
+    print(message, out);
+  } else {
+    PrintOne(message, format, out);
+  }
+}
+
+// For json and csv, prints `rows` (a vector or repeated field of messages)
+// with PrintRows and returns true; for the table format prints nothing and
+// returns false, so the caller prints its table.
+template <typename Rows>
+bool PrintRowsUnlessTable(const Rows& rows, OutputFormat format,
+                          std::ostream& out) {
+  if (format == OutputFormat::kTable) return false;
+  PrintRows(RowsOf(rows), Rows::value_type::descriptor(), format, out);
+  return true;
+}
+
+// Prints a report for machines: `report` as JSON, or `rows` (its main
+// repeated field) as CSV. Returns false, printing nothing, for the table
+// format.
+template <typename Rows>
+bool PrintReportUnlessTable(const google::protobuf::Message& report,
+                            const Rows& rows, OutputFormat format,
+                            std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    PrintOne(report, format, out);
+    return true;
+  }
+  return PrintRowsUnlessTable(rows, format, out);
 }
 
 }  // namespace custra::cli

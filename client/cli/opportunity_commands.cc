@@ -2,6 +2,7 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/field_mask.pb.h>
+#include <google/protobuf/generated_enum_reflection.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -99,10 +100,12 @@ struct OppFlags {
   std::vector<std::string> stage_probabilities;
   std::optional<int32_t> stale_days;
   std::vector<std::string> remaps;
-  // The update commands, to tell which of their options were given (an
-  // empty string value clears a field, so "given" is not "non-empty").
+  // The update commands and `contacts trust`, to tell which of their
+  // options were given (an empty string value clears a field, so "given"
+  // is not "non-empty").
   CLI::App* opp_update = nullptr;
   CLI::App* contact_update = nullptr;
+  CLI::App* trust_command = nullptr;
 };
 
 // Whether option `name` of `command` was given on the command line.
@@ -168,57 +171,57 @@ std::string ActivityWords() {
   return FlagWords(v1::SalesActivityKind_descriptor(), kActivityPrefix);
 }
 
+// ParseFlagWord for enum `Enum`, "none" allowed.
+template <typename Enum>
+absl::StatusOr<Enum> ParseEnumWord(absl::string_view flag,
+                                   const std::string& text,
+                                   absl::string_view prefix) {
+  CUSTRA_ASSIGN_OR_RETURN(
+      const int n,
+      ParseFlagWord(flag, text, google::protobuf::GetEnumDescriptor<Enum>(),
+                    prefix, /*allow_none=*/true));
+  return static_cast<Enum>(n);
+}
+
 absl::StatusOr<v1::ContactBuyingRole> ParseRole(absl::string_view flag,
                                                 const std::string& text) {
-  CUSTRA_ASSIGN_OR_RETURN(
-      const int n, ParseFlagWord(flag, text, v1::ContactBuyingRole_descriptor(),
-                                 kRolePrefix, /*allow_none=*/true));
-  return static_cast<v1::ContactBuyingRole>(n);
+  return ParseEnumWord<v1::ContactBuyingRole>(flag, text, kRolePrefix);
 }
-
 absl::StatusOr<v1::ContactAttitude> ParseAttitude(absl::string_view flag,
                                                   const std::string& text) {
-  CUSTRA_ASSIGN_OR_RETURN(
-      const int n, ParseFlagWord(flag, text, v1::ContactAttitude_descriptor(),
-                                 kAttitudePrefix, /*allow_none=*/true));
-  return static_cast<v1::ContactAttitude>(n);
+  return ParseEnumWord<v1::ContactAttitude>(flag, text, kAttitudePrefix);
 }
-
 absl::StatusOr<v1::DiscStyle> ParseDisc(absl::string_view flag,
                                         const std::string& text) {
-  CUSTRA_ASSIGN_OR_RETURN(const int n,
-                          ParseFlagWord(flag, text, v1::DiscStyle_descriptor(),
-                                        kDiscPrefix, /*allow_none=*/true));
-  return static_cast<v1::DiscStyle>(n);
+  return ParseEnumWord<v1::DiscStyle>(flag, text, kDiscPrefix);
 }
 
-// Display texts; "" for an unspecified value.
+// The display text of `value` (EnumWords); "" for an unspecified or
+// unknown value.
+template <typename Enum>
+std::string ValueText(Enum value, absl::string_view prefix) {
+  const auto* v =
+      google::protobuf::GetEnumDescriptor<Enum>()->FindValueByNumber(value);
+  return value == 0 || v == nullptr ? "" : EnumWords(v->name(), prefix);
+}
+
 std::string RoleText(v1::ContactBuyingRole role) {
-  return role == 0 ? ""
-                   : EnumWords(v1::ContactBuyingRole_Name(role), kRolePrefix);
+  return ValueText(role, kRolePrefix);
 }
 std::string AttitudeText(v1::ContactAttitude attitude) {
-  return attitude == 0
-             ? ""
-             : EnumWords(v1::ContactAttitude_Name(attitude), kAttitudePrefix);
+  return ValueText(attitude, kAttitudePrefix);
 }
 std::string DiscText(v1::DiscStyle disc) {
-  return disc == 0 ? "" : EnumWords(v1::DiscStyle_Name(disc), kDiscPrefix);
+  return ValueText(disc, kDiscPrefix);
 }
 std::string ActivityText(v1::SalesActivityKind kind) {
-  return kind == 0
-             ? ""
-             : EnumWords(v1::SalesActivityKind_Name(kind), kActivityPrefix);
+  return ValueText(kind, kActivityPrefix);
 }
 std::string StageKindText(v1::PipelineStageKind kind) {
-  return kind == 0
-             ? ""
-             : EnumWords(v1::PipelineStageKind_Name(kind), kStageKindPrefix);
+  return ValueText(kind, kStageKindPrefix);
 }
 std::string StatusText(v1::OpportunityStatus status) {
-  return status == 0 ? ""
-                     : EnumWords(v1::OpportunityStatus_Name(status),
-                                 "OPPORTUNITY_STATUS_");
+  return ValueText(status, "OPPORTUNITY_STATUS_");
 }
 std::string TrustText(v1::AccountTrustLevel level) {
   switch (level) {
@@ -507,45 +510,22 @@ std::string ManText(const v1::ManAssessment& man) {
   return absl::StrJoin(parts, ", ");
 }
 
-// Prints "label:  value" lines with the values aligned; empty values are
-// left out.
-void PrintPairs(const std::vector<std::pair<std::string, std::string>>& pairs,
-                std::ostream& out) {
-  size_t width = 0;
-  for (const auto& [label, value] : pairs) {
-    if (!value.empty()) width = std::max(width, label.size());
-  }
-  for (const auto& [label, value] : pairs) {
-    if (value.empty()) continue;
-    out << label << ":" << std::string(width - label.size() + 2, ' ') << value
-        << "\n";
-  }
+// `message` (an opportunity or a contact) after a change: for the table
+// format `note` on stderr, then the message with `print`; else PrintOne.
+template <typename Message, typename Print>
+absl::Status PrintChanged(const Message& message, OutputFormat format,
+                          const std::string& note, const Print& print) {
+  if (format == OutputFormat::kTable) std::cerr << note << "\n";
+  PrintMessage(message, format, print, std::cout);
+  return absl::OkStatus();
 }
 
-// Tells (on stderr) that a listing cut at --limit has more.
-void NoteMore(bool more, size_t shown, absl::string_view what) {
-  if (more) {
-    std::cerr << "(showing the first " << shown << " " << what
-              << "; raise --limit for more)\n";
-  }
-}
-
-// Every item of a paged list call, up to `limit` (0: all): `call(request)`
-// returns a page, `items(page)` its repeated field of items. Returns
-// whether more were left.
-template <typename Item, typename Request, typename Call, typename Items>
-absl::StatusOr<bool> FetchAll(int64_t limit, Request request, Call call,
-                              Items items, std::vector<Item>* out) {
-  return FetchPages<Item>(
-      1000, limit, out,
-      [&](int32_t page_size, const std::string& token,
-          std::vector<Item>* into) -> absl::StatusOr<std::string> {
-        request.set_page_size(page_size);
-        request.set_page_token(token);
-        CUSTRA_ASSIGN_OR_RETURN(auto page, call(request));
-        for (auto& item : *items(page)) into->push_back(std::move(item));
-        return page.next_page_token();
-      });
+// "updated contact C1 (name, title)": what an update request changed.
+template <typename Request>
+std::string UpdatedNote(absl::string_view what, const std::string& id,
+                        const Request& request) {
+  return absl::StrCat("updated ", what, " ", id, " (",
+                      absl::StrJoin(request.update_mask().paths(), ", "), ")");
 }
 
 // --- Opportunities ---------------------------------------------------------
@@ -563,7 +543,7 @@ std::string ProbabilityText(const v1::Opportunity& o) {
 
 void PrintOpportunity(const v1::Opportunity& o, std::ostream& out) {
   out << "Opportunity " << o.id() << ": " << o.title() << "\n\n";
-  std::vector<std::pair<std::string, std::string>> pairs = {
+  const Pairs pairs = {
       {"Account", o.customer_id()},
       {"Stage", absl::StrCat(o.stage_id(), " (", StatusText(o.status()), ")")},
       {"Amount", MoneyText(o.amount())},
@@ -582,7 +562,7 @@ void PrintOpportunity(const v1::Opportunity& o, std::ostream& out) {
        o.has_last_activity_time() ? TimeText(o.last_activity_time()) : "none"},
       {"Updated", TimeText(o.update_time())},
   };
-  PrintPairs(pairs, out);
+  PrintPairs(pairs, out, /*drop_empty=*/true);
   if (!o.notes().empty()) out << "\nNotes:\n" << o.notes() << "\n";
 }
 
@@ -636,13 +616,9 @@ absl::Status CreateOpportunityCommand(Client& client, const OppFlags& f,
   }
   CUSTRA_ASSIGN_OR_RETURN(const v1::Opportunity created,
                           client.CreateOpportunity(request));
-  if (format == OutputFormat::kTable) {
-    std::cerr << "created opportunity " << created.id() << "\n";
-    PrintOpportunity(created, std::cout);
-  } else {
-    PrintOne(created, format, std::cout);
-  }
-  return absl::OkStatus();
+  return PrintChanged(created, format,
+                      absl::StrCat("created opportunity ", created.id()),
+                      PrintOpportunity);
 }
 
 absl::Status ListOpportunitiesCommand(Client& client, const OppFlags& f,
@@ -650,20 +626,13 @@ absl::Status ListOpportunitiesCommand(Client& client, const OppFlags& f,
   v1::ListOpportunitiesRequest request;
   CUSTRA_ASSIGN_OR_RETURN(*request.mutable_filter(), OpportunityFilter(f));
   std::vector<v1::Opportunity> opps;
-  CUSTRA_ASSIGN_OR_RETURN(const bool more,
-                          FetchAll(
-                              f.limit.value_or(0), request,
-                              [&](const v1::ListOpportunitiesRequest& r) {
-                                return client.ListOpportunities(r);
-                              },
-                              [](v1::ListOpportunitiesResponse& page) {
-                                return page.mutable_opportunities();
-                              },
-                              &opps));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(opps), v1::Opportunity::descriptor(), format, std::cout);
-    return absl::OkStatus();
-  }
+  CUSTRA_ASSIGN_OR_RETURN(
+      const bool more,
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListOpportunities(r); },
+          [](auto& page) { return page.mutable_opportunities(); }, &opps));
+  if (PrintRowsUnlessTable(opps, format, std::cout)) return absl::OkStatus();
   std::vector<const v1::Opportunity*> rows;
   std::vector<const v1::Money*> open_amounts;
   std::vector<v1::Money> weighted;
@@ -711,10 +680,8 @@ absl::Status PrintDealContacts(Client& client, const v1::Opportunity& o,
   request.set_filter(filter.Text());
   std::vector<v1::AccountContact> contacts;
   absl::StatusOr<bool> listed = FetchAll(
-      0, request,
-      [&](const v1::ListContactsRequest& r) { return client.ListContacts(r); },
-      [](v1::ListContactsResponse& page) { return page.mutable_contacts(); },
-      &contacts);
+      0, request, [&](const auto& r) { return client.ListContacts(r); },
+      [](auto& page) { return page.mutable_contacts(); }, &contacts);
   if (!listed.ok()) {
     std::cerr << "(could not list the account's contacts: "
               << listed.status().message() << ")\n";
@@ -866,14 +833,9 @@ absl::Status UpdateOpportunityCommand(Client& client, const OppFlags& f,
   }
   CUSTRA_ASSIGN_OR_RETURN(const v1::Opportunity updated,
                           client.UpdateOpportunity(request));
-  if (format == OutputFormat::kTable) {
-    std::cerr << "updated opportunity " << updated.id() << " ("
-              << absl::StrJoin(request.update_mask().paths(), ", ") << ")\n";
-    PrintOpportunity(updated, std::cout);
-  } else {
-    PrintOne(updated, format, std::cout);
-  }
-  return absl::OkStatus();
+  return PrintChanged(updated, format,
+                      UpdatedNote("opportunity", updated.id(), request),
+                      PrintOpportunity);
 }
 
 // --- Stage changes ---------------------------------------------------------
@@ -902,16 +864,11 @@ absl::StatusOr<std::string> StageBeforeClose(Client& client,
   v1::ListStageChangesRequest request;
   request.set_opportunity_id(id);
   std::vector<v1::OpportunityStageChange> history;
-  CUSTRA_RETURN_IF_ERROR(FetchAll(
-                             0, request,
-                             [&](const v1::ListStageChangesRequest& r) {
-                               return client.ListStageChanges(r);
-                             },
-                             [](v1::ListStageChangesResponse& page) {
-                               return page.mutable_stage_changes();
-                             },
-                             &history)
-                             .status());
+  CUSTRA_RETURN_IF_ERROR(
+      FetchAll(
+          0, request, [&](const auto& r) { return client.ListStageChanges(r); },
+          [](auto& page) { return page.mutable_stage_changes(); }, &history)
+          .status());
   for (auto it = history.rbegin(); it != history.rend(); ++it) {
     if (open.count(it->from_stage_id()) > 0) return it->from_stage_id();
   }
@@ -928,7 +885,7 @@ void PrintStageChange(const v1::ChangeOpportunityStageResponse& response,
   out << "Opportunity " << o.id() << ": " << c.from_stage_id() << " -> "
       << c.to_stage_id() << (c.reopen() ? " (reopened)" : "") << " by "
       << c.actor() << " at " << TimeText(c.change_time()) << "\n";
-  std::vector<std::pair<std::string, std::string>> pairs = {
+  const Pairs pairs = {
       {"Status", StatusText(o.status())},
       {"Probability", ProbabilityText(o)},
       {"Amount", MoneyText(o.amount())},
@@ -938,7 +895,7 @@ void PrintStageChange(const v1::ChangeOpportunityStageResponse& response,
                            : OneLine(o.close_reason())},
       {"Note", OneLine(c.note())},
   };
-  PrintPairs(pairs, out);
+  PrintPairs(pairs, out, /*drop_empty=*/true);
 }
 
 absl::Status StageCommand(Client& client, const OppFlags& f,
@@ -1002,12 +959,13 @@ absl::Status StageCommand(Client& client, const OppFlags& f,
   }
   CUSTRA_ASSIGN_OR_RETURN(const auto response,
                           client.ChangeOpportunityStage(request));
-  if (format == OutputFormat::kTable) {
-    PrintStageChange(response, std::cout);
-  } else {
-    PrintOne(response, format, std::cout);
-  }
+  PrintMessage(response, format, PrintStageChange, std::cout);
   return absl::OkStatus();
+}
+
+absl::Status DeleteOpportunityCommand(Client& client, const OppFlags& f,
+                                      OutputFormat) {
+  return NoteDeleted(client.DeleteOpportunity(f.id), "opportunity", f.id);
 }
 
 absl::Status AdvanceCommand(Client& client, const OppFlags& f,
@@ -1036,19 +994,13 @@ absl::Status HistoryCommand(Client& client, const OppFlags& f,
   v1::ListStageChangesRequest request;
   request.set_opportunity_id(f.id);
   std::vector<v1::OpportunityStageChange> history;
-  CUSTRA_ASSIGN_OR_RETURN(const bool more,
-                          FetchAll(
-                              f.limit.value_or(0), request,
-                              [&](const v1::ListStageChangesRequest& r) {
-                                return client.ListStageChanges(r);
-                              },
-                              [](v1::ListStageChangesResponse& page) {
-                                return page.mutable_stage_changes();
-                              },
-                              &history));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(history), v1::OpportunityStageChange::descriptor(), format,
-              std::cout);
+  CUSTRA_ASSIGN_OR_RETURN(
+      const bool more,
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListStageChanges(r); },
+          [](auto& page) { return page.mutable_stage_changes(); }, &history));
+  if (PrintRowsUnlessTable(history, format, std::cout)) {
     return absl::OkStatus();
   }
   std::cout << "Stage history of opportunity " << f.id << ", oldest first\n\n";
@@ -1089,7 +1041,7 @@ absl::Status HistoryCommand(Client& client, const OppFlags& f,
 
 void PrintContact(const v1::AccountContact& c, std::ostream& out) {
   out << "Contact " << c.id() << ": " << c.name() << "\n\n";
-  std::vector<std::pair<std::string, std::string>> pairs = {
+  const Pairs pairs = {
       {"Account", c.customer_id()},
       {"Title", c.title()},
       {"Buying role", RoleText(c.buying_role())},
@@ -1102,7 +1054,7 @@ void PrintContact(const v1::AccountContact& c, std::ostream& out) {
       {"Created", TimeText(c.create_time())},
       {"Updated", TimeText(c.update_time())},
   };
-  PrintPairs(pairs, out);
+  PrintPairs(pairs, out, /*drop_empty=*/true);
   if (!c.notes().empty()) out << "\nNotes:\n" << c.notes() << "\n";
 }
 
@@ -1150,13 +1102,9 @@ absl::Status AddContactCommand(Client& client, const OppFlags& f,
   CUSTRA_RETURN_IF_ERROR(ContactFields(f, nullptr, /*all=*/true, &c, nullptr));
   CUSTRA_ASSIGN_OR_RETURN(const v1::AccountContact created,
                           client.CreateContact(request));
-  if (format == OutputFormat::kTable) {
-    std::cerr << "created contact " << created.id() << "\n";
-    PrintContact(created, std::cout);
-  } else {
-    PrintOne(created, format, std::cout);
-  }
-  return absl::OkStatus();
+  return PrintChanged(created, format,
+                      absl::StrCat("created contact ", created.id()),
+                      PrintContact);
 }
 
 absl::Status ListContactsCommand(Client& client, const OppFlags& f,
@@ -1182,19 +1130,13 @@ absl::Status ListContactsCommand(Client& client, const OppFlags& f,
   v1::ListContactsRequest request;
   request.set_filter(filter.Text());
   std::vector<v1::AccountContact> contacts;
-  CUSTRA_ASSIGN_OR_RETURN(const bool more,
-                          FetchAll(
-                              f.limit.value_or(0), request,
-                              [&](const v1::ListContactsRequest& r) {
-                                return client.ListContacts(r);
-                              },
-                              [](v1::ListContactsResponse& page) {
-                                return page.mutable_contacts();
-                              },
-                              &contacts));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(contacts), v1::AccountContact::descriptor(), format,
-              std::cout);
+  CUSTRA_ASSIGN_OR_RETURN(
+      const bool more,
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListContacts(r); },
+          [](auto& page) { return page.mutable_contacts(); }, &contacts));
+  if (PrintRowsUnlessTable(contacts, format, std::cout)) {
     return absl::OkStatus();
   }
   Table table = {{"ID", "ACCOUNT", "ROLE", "INFLUENCE", "ATTITUDE",
@@ -1216,11 +1158,7 @@ absl::Status ListContactsCommand(Client& client, const OppFlags& f,
 absl::Status ShowContactCommand(Client& client, const OppFlags& f,
                                 OutputFormat format) {
   CUSTRA_ASSIGN_OR_RETURN(const v1::AccountContact c, client.GetContact(f.id));
-  if (format == OutputFormat::kTable) {
-    PrintContact(c, std::cout);
-  } else {
-    PrintOne(c, format, std::cout);
-  }
+  PrintMessage(c, format, PrintContact, std::cout);
   return absl::OkStatus();
 }
 
@@ -1238,14 +1176,27 @@ absl::Status UpdateContactCommand(Client& client, const OppFlags& f,
   }
   CUSTRA_ASSIGN_OR_RETURN(const v1::AccountContact updated,
                           client.UpdateContact(request));
-  if (format == OutputFormat::kTable) {
-    std::cerr << "updated contact " << updated.id() << " ("
-              << absl::StrJoin(request.update_mask().paths(), ", ") << ")\n";
-    PrintContact(updated, std::cout);
-  } else {
-    PrintOne(updated, format, std::cout);
+  return PrintChanged(updated, format,
+                      UpdatedNote("contact", updated.id(), request),
+                      PrintContact);
+}
+
+absl::Status DeleteContactCommand(Client& client, const OppFlags& f,
+                                  OutputFormat) {
+  return NoteDeleted(client.DeleteContact(f.id), "contact", f.id);
+}
+
+// `o` after a contact link changed: for the table format `note` on stderr,
+// then the deal's contacts; else the opportunity with PrintOne.
+absl::Status PrintLinkChange(Client& client, const v1::Opportunity& o,
+                             OutputFormat format, const std::string& note) {
+  if (format != OutputFormat::kTable) {
+    PrintOne(o, format, std::cout);
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
+  std::cerr << note << "\n";
+  std::cout << "Contacts of opportunity " << o.id() << ":\n";
+  return PrintDealContacts(client, o, std::cout);
 }
 
 absl::Status LinkCommand(Client& client, const OppFlags& f,
@@ -1261,28 +1212,18 @@ absl::Status LinkCommand(Client& client, const OppFlags& f,
   link.set_note(f.note);
   CUSTRA_ASSIGN_OR_RETURN(const v1::Opportunity o,
                           client.LinkOpportunityContact(request));
-  if (format != OutputFormat::kTable) {
-    PrintOne(o, format, std::cout);
-    return absl::OkStatus();
-  }
-  std::cerr << "linked contact " << f.second << " to opportunity " << o.id()
-            << "\n";
-  std::cout << "Contacts of opportunity " << o.id() << ":\n";
-  return PrintDealContacts(client, o, std::cout);
+  return PrintLinkChange(
+      client, o, format,
+      absl::StrCat("linked contact ", f.second, " to opportunity ", o.id()));
 }
 
 absl::Status UnlinkCommand(Client& client, const OppFlags& f,
                            OutputFormat format) {
   CUSTRA_ASSIGN_OR_RETURN(const v1::Opportunity o,
                           client.UnlinkOpportunityContact(f.id, f.second));
-  if (format != OutputFormat::kTable) {
-    PrintOne(o, format, std::cout);
-    return absl::OkStatus();
-  }
-  std::cerr << "unlinked contact " << f.second << " from opportunity " << o.id()
-            << "\n";
-  std::cout << "Contacts of opportunity " << o.id() << ":\n";
-  return PrintDealContacts(client, o, std::cout);
+  return PrintLinkChange(client, o, format,
+                         absl::StrCat("unlinked contact ", f.second,
+                                      " from opportunity ", o.id()));
 }
 
 void PrintTrust(const v1::AccountTrust& t, std::ostream& out) {
@@ -1292,16 +1233,17 @@ void PrintTrust(const v1::AccountTrust& t, std::ostream& out) {
     out << " (of safety -> value -> dependence)";
   }
   out << "\n";
-  std::vector<std::pair<std::string, std::string>> pairs = {
+  const Pairs pairs = {
       {"Set by", t.updated_by()},
       {"Set at", TimeText(t.update_time())},
       {"Note", OneLine(t.note())},
   };
-  PrintPairs(pairs, out);
+  PrintPairs(pairs, out, /*drop_empty=*/true);
 }
 
 absl::Status TrustCommand(Client& client, const OppFlags& f,
-                          OutputFormat format, const CLI::App* command) {
+                          OutputFormat format) {
+  const CLI::App* command = f.trust_command;
   v1::AccountTrust trust;
   if (Given(command, "--set")) {
     if (f.by.empty()) {
@@ -1324,11 +1266,7 @@ absl::Status TrustCommand(Client& client, const OppFlags& f,
     }
     CUSTRA_ASSIGN_OR_RETURN(trust, client.GetAccountTrust(f.id));
   }
-  if (format == OutputFormat::kTable) {
-    PrintTrust(trust, std::cout);
-  } else {
-    PrintOne(trust, format, std::cout);
-  }
+  PrintMessage(trust, format, PrintTrust, std::cout);
   return absl::OkStatus();
 }
 
@@ -1374,7 +1312,7 @@ absl::Status LogActivityCommand(Client& client, const OppFlags& f,
     return absl::OkStatus();
   }
   std::cout << "Logged activity " << logged.id() << "\n\n";
-  std::vector<std::pair<std::string, std::string>> pairs = {
+  const Pairs pairs = {
       {"Kind", ActivityText(logged.kind())},
       {"When", TimeText(logged.occur_time())},
       {"Account", logged.customer_id()},
@@ -1385,7 +1323,7 @@ absl::Status LogActivityCommand(Client& client, const OppFlags& f,
       {"Outcome", OneLine(logged.outcome())},
       {"Next step", OneLine(logged.next_step())},
   };
-  PrintPairs(pairs, std::cout);
+  PrintPairs(pairs, std::cout, /*drop_empty=*/true);
   return absl::OkStatus();
 }
 
@@ -1416,16 +1354,9 @@ absl::Status ListActivitiesCommand(Client& client, const OppFlags& f,
       const bool more,
       FetchAll(
           f.limit.value_or(format == OutputFormat::kTable ? 50 : 0), request,
-          [&](const v1::ListActivitiesRequest& r) {
-            return client.ListActivities(r);
-          },
-          [](v1::ListActivitiesResponse& page) {
-            return page.mutable_activities();
-          },
-          &activities));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(activities), v1::SalesActivity::descriptor(), format,
-              std::cout);
+          [&](const auto& r) { return client.ListActivities(r); },
+          [](auto& page) { return page.mutable_activities(); }, &activities));
+  if (PrintRowsUnlessTable(activities, format, std::cout)) {
     return absl::OkStatus();
   }
   PrintActivityTable(activities, std::cout);
@@ -1462,6 +1393,13 @@ void PrintPipeline(const v1::Pipeline& pipeline, std::ostream& out) {
   }
   PrintTable(table, out);
   if (uses_default) out << "* the pipeline's default\n";
+}
+
+absl::Status ShowPipelineCommand(Client& client, const OppFlags&,
+                                 OutputFormat format) {
+  CUSTRA_ASSIGN_OR_RETURN(const v1::Pipeline pipeline, client.GetPipeline());
+  PrintMessage(pipeline, format, PrintPipeline, std::cout);
+  return absl::OkStatus();
 }
 
 // Parses --stage "id:name:probability[:open|won|lost][:stale_days]".
@@ -1577,6 +1515,29 @@ absl::Status SetPipelineCommand(Client& client, const OppFlags& f,
 
 // --- Pipeline summary ------------------------------------------------------
 
+// Sets the period of a report request from --from and --to (each
+// optional).
+template <typename Request>
+absl::Status SetPeriod(const OppFlags& f, Request* request) {
+  if (!f.from.empty()) {
+    CUSTRA_RETURN_IF_ERROR(
+        ParseDate("--from", f.from, request->mutable_start_date()));
+  }
+  if (!f.to.empty()) {
+    CUSTRA_RETURN_IF_ERROR(
+        ParseDate("--to", f.to, request->mutable_end_date()));
+  }
+  return absl::OkStatus();
+}
+
+// Sets the moment a report request measures at from --as-of (optional:
+// the server takes now).
+template <typename Request>
+absl::Status SetAsOf(const OppFlags& f, Request* request) {
+  if (f.at.empty()) return absl::OkStatus();
+  return ParseTime("--as-of", f.at, request->mutable_as_of_time());
+}
+
 v1::ForecastProbabilitySource ProbabilitySource(const OppFlags& f) {
   return f.calibrated ? v1::FORECAST_PROBABILITY_SOURCE_CALIBRATED
                       : v1::FORECAST_PROBABILITY_SOURCE_OPPORTUNITY;
@@ -1663,13 +1624,7 @@ absl::Status SummaryCommand(Client& client, const OppFlags& f,
                             OutputFormat format) {
   v1::GetPipelineSummaryRequest request;
   CUSTRA_ASSIGN_OR_RETURN(*request.mutable_filter(), OpportunityFilter(f));
-  if (!f.from.empty()) {
-    CUSTRA_RETURN_IF_ERROR(
-        ParseDate("--from", f.from, request.mutable_start_date()));
-  }
-  if (!f.to.empty()) {
-    CUSTRA_RETURN_IF_ERROR(ParseDate("--to", f.to, request.mutable_end_date()));
-  }
+  CUSTRA_RETURN_IF_ERROR(SetPeriod(f, &request));
   const bool by_owner = f.group_by == "owner";
   request.set_group_by(by_owner ? v1::PIPELINE_SUMMARY_GROUP_BY_OWNER
                                 : v1::PIPELINE_SUMMARY_GROUP_BY_STAGE);
@@ -1677,18 +1632,10 @@ absl::Status SummaryCommand(Client& client, const OppFlags& f,
   request.set_probability_source(ProbabilitySource(f));
   CUSTRA_ASSIGN_OR_RETURN(const auto summary,
                           client.GetPipelineSummary(request));
-  if (format == OutputFormat::kJson) {
-    PrintOne(summary, format, std::cout);
-    return absl::OkStatus();
-  }
-  if (format == OutputFormat::kCsv) {
-    if (by_owner) {
-      PrintRows(RowsOf(summary.by_owner()),
-                v1::PipelineSummaryGroup::descriptor(), format, std::cout);
-    } else {
-      PrintRows(RowsOf(summary.total().stages()),
-                v1::PipelineStageTotals::descriptor(), format, std::cout);
-    }
+  if (by_owner ? PrintReportUnlessTable(summary, summary.by_owner(), format,
+                                        std::cout)
+               : PrintReportUnlessTable(summary, summary.total().stages(),
+                                        format, std::cout)) {
     return absl::OkStatus();
   }
   const std::string& currency = summary.currency_code();
@@ -1747,13 +1694,7 @@ absl::Status ForecastCommand(Client& client, const OppFlags& f,
   request.set_currency_code(absl::AsciiStrToUpper(f.currency));
   request.set_probability_source(ProbabilitySource(f));
   CUSTRA_ASSIGN_OR_RETURN(const auto forecast, client.GetForecast(request));
-  if (format == OutputFormat::kJson) {
-    PrintOne(forecast, format, std::cout);
-    return absl::OkStatus();
-  }
-  if (format == OutputFormat::kCsv) {
-    PrintRows(RowsOf(forecast.months()), v1::ForecastMonth::descriptor(),
-              format, std::cout);
+  if (PrintReportUnlessTable(forecast, forecast.months(), format, std::cout)) {
     return absl::OkStatus();
   }
   const std::string& currency = forecast.currency_code();
@@ -1839,25 +1780,17 @@ absl::Status StaleCommand(Client& client, const OppFlags& f,
                             ParseDays("--stage-days", kv.second, 1));
     (*request.mutable_stage_inactive_days())[kv.first] = days;
   }
-  if (!f.at.empty()) {
-    CUSTRA_RETURN_IF_ERROR(
-        ParseTime("--as-of", f.at, request.mutable_as_of_time()));
-  }
+  CUSTRA_RETURN_IF_ERROR(SetAsOf(f, &request));
   CUSTRA_ASSIGN_OR_RETURN(*request.mutable_filter(), OpportunityFilter(f));
   std::vector<v1::StaleOpportunity> stale;
-  CUSTRA_ASSIGN_OR_RETURN(const bool more,
-                          FetchAll(
-                              f.limit.value_or(0), request,
-                              [&](const v1::ListStaleOpportunitiesRequest& r) {
-                                return client.ListStaleOpportunities(r);
-                              },
-                              [](v1::ListStaleOpportunitiesResponse& page) {
-                                return page.mutable_stale_opportunities();
-                              },
-                              &stale));
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(stale), v1::StaleOpportunity::descriptor(), format,
-              std::cout);
+  CUSTRA_ASSIGN_OR_RETURN(
+      const bool more,
+      FetchAll(
+          f.limit.value_or(0), request,
+          [&](const auto& r) { return client.ListStaleOpportunities(r); },
+          [](auto& page) { return page.mutable_stale_opportunities(); },
+          &stale));
+  if (PrintRowsUnlessTable(stale, format, std::cout)) {
     return absl::OkStatus();
   }
   std::cout << "Open deals without activity for longer than "
@@ -1913,43 +1846,17 @@ absl::Status CoverageCommand(Client& client, const OppFlags& f,
                              OutputFormat format) {
   v1::GetDecisionMakerCoverageRequest request;
   request.set_engagement_days(f.engagement_days);
-  if (!f.at.empty()) {
-    CUSTRA_RETURN_IF_ERROR(
-        ParseTime("--as-of", f.at, request.mutable_as_of_time()));
-  }
+  CUSTRA_RETURN_IF_ERROR(SetAsOf(f, &request));
   CUSTRA_ASSIGN_OR_RETURN(*request.mutable_filter(), OpportunityFilter(f));
   // The counts come from the first page; the gaps from all pages read.
   v1::GetDecisionMakerCoverageResponse merged;
-  bool have_first = false;
-  std::vector<v1::DecisionMakerCoverageGap> gaps;
   CUSTRA_ASSIGN_OR_RETURN(
       const bool more,
-      FetchAll(
+      FetchMerged(
           f.limit.value_or(0), request,
-          [&](const v1::GetDecisionMakerCoverageRequest& r)
-              -> absl::StatusOr<v1::GetDecisionMakerCoverageResponse> {
-            CUSTRA_ASSIGN_OR_RETURN(auto page,
-                                    client.GetDecisionMakerCoverage(r));
-            if (!have_first) {
-              merged = page;
-              merged.clear_gaps();
-              merged.clear_next_page_token();
-              have_first = true;
-            }
-            return page;
-          },
-          [](v1::GetDecisionMakerCoverageResponse& page) {
-            return page.mutable_gaps();
-          },
-          &gaps));
-  for (auto& g : gaps) *merged.add_gaps() = std::move(g);
-  if (format == OutputFormat::kJson) {
-    PrintOne(merged, format, std::cout);
-    return absl::OkStatus();
-  }
-  if (format == OutputFormat::kCsv) {
-    PrintRows(RowsOf(merged.gaps()), v1::DecisionMakerCoverageGap::descriptor(),
-              format, std::cout);
+          [&](const auto& r) { return client.GetDecisionMakerCoverage(r); },
+          [](auto& page) { return page.mutable_gaps(); }, &merged));
+  if (PrintReportUnlessTable(merged, merged.gaps(), format, std::cout)) {
     return absl::OkStatus();
   }
   const int32_t open = merged.open_count();
@@ -2010,23 +1917,12 @@ absl::Status CalibrationCommand(Client& client, const OppFlags& f,
                                 OutputFormat format) {
   v1::GetCalibratedProbabilitiesRequest request;
   request.set_min_samples(f.min_samples);
-  if (!f.from.empty()) {
-    CUSTRA_RETURN_IF_ERROR(
-        ParseDate("--from", f.from, request.mutable_start_date()));
-  }
-  if (!f.to.empty()) {
-    CUSTRA_RETURN_IF_ERROR(ParseDate("--to", f.to, request.mutable_end_date()));
-  }
+  CUSTRA_RETURN_IF_ERROR(SetPeriod(f, &request));
   CUSTRA_ASSIGN_OR_RETURN(*request.mutable_filter(), OpportunityFilter(f));
   CUSTRA_ASSIGN_OR_RETURN(const auto calibration,
                           client.GetCalibratedProbabilities(request));
-  if (format == OutputFormat::kJson) {
-    PrintOne(calibration, format, std::cout);
-    return absl::OkStatus();
-  }
-  if (format == OutputFormat::kCsv) {
-    PrintRows(RowsOf(calibration.stages()),
-              v1::CalibratedStageProbability::descriptor(), format, std::cout);
+  if (PrintReportUnlessTable(calibration, calibration.stages(), format,
+                             std::cout)) {
     return absl::OkStatus();
   }
   std::cout << "Win probability of each open stage: configured, and observed "
@@ -2085,32 +1981,40 @@ absl::Status CalibrationCommand(Client& client, const OppFlags& f,
 
 }  // namespace
 
-void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
+void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& /*args*/,
                             int& exit_code) {
-  (void)args;  // Every flag of these commands lives in OppFlags.
-  // Owned by the callbacks below (captured by value), so it lives as long
-  // as the commands whose options point into it.
-  auto flags = std::make_shared<OppFlags>();
-  // A callback running `command(client, flags, format)` with a tenant
-  // connection. Cli and the exit code outlive the commands (they live in
-  // main()), so the callbacks hold pointers to them.
-  Cli* const cli_ptr = &cli;
-  int* const exit_ptr = &exit_code;
-  using Command = absl::Status (*)(Client&, const OppFlags&, OutputFormat);
-  auto run = [cli_ptr, exit_ptr, flags](Command command) {
-    return [cli_ptr, exit_ptr, flags, command] {
-      *exit_ptr = cli_ptr->WithTenant(
-          [&](Client& c) { return command(c, *flags, cli_ptr->format()); });
-    };
-  };
-  auto add_limit = [flags](CLI::App* cmd, const std::string& help) {
-    cmd->add_option("--limit", flags->limit, help)
-        ->check(CLI::NonNegativeNumber);
-  };
+  // Every flag of these commands lives in OppFlags, none in CommandArgs.
+  const TenantCommands<OppFlags> commands(cli, exit_code);
+  OppFlags* const flags = commands.flags();
   auto add_report_filters = [flags](CLI::App* cmd) {
     cmd->add_option("--owner", flags->owner, "Only this owner's deals");
     cmd->add_option("--account", flags->account,
                     "Only deals on this account (customer id)");
+  };
+  auto add_new_id = [flags](CLI::App* cmd) {
+    cmd->add_option("--id", flags->new_id,
+                    "Client-chosen id ^[A-Za-z0-9._-]{1,64}$ (default: "
+                    "assigned by the server)");
+  };
+  // The positional ids of contacts link and unlink.
+  auto add_link_ids = [flags](CLI::App* cmd) {
+    cmd->add_option("opportunity", flags->id, "Opportunity id")->required();
+    cmd->add_option("contact", flags->second, "Contact id")->required();
+  };
+  // The currency and the probabilities of the reports on amounts.
+  auto add_money_report_options = [flags](CLI::App* cmd) {
+    cmd->add_option("--currency", flags->currency,
+                    "Report in this ISO 4217 currency (default: the "
+                    "tenant's); deals in others are left out");
+    cmd->add_flag("--calibrated", flags->calibrated,
+                  "Weight amounts with the calibrated stage probabilities "
+                  "instead of each deal's own");
+  };
+  // The moment of the reports on the open deals.
+  auto add_as_of = [flags](CLI::App* cmd) {
+    cmd->add_option("--as-of", flags->at,
+                    "Measure at this moment, YYYY-MM-DD or RFC 3339 "
+                    "(default: now)");
   };
   const std::string role_help = "Buying role: " + RoleWords();
 
@@ -2162,23 +2066,18 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                    "(levels high, low, none)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  create->add_option("--id", flags->new_id,
-                     "Client-chosen id ^[A-Za-z0-9._-]{1,64}$ (default: "
-                     "assigned by the server)");
+  add_new_id(create);
   create->add_option("--opened", flags->opened,
                      "When the deal was opened, YYYY-MM-DD or RFC 3339, to "
                      "import deals (default: now)");
-  create->add_option("--request-id", flags->request_id,
-                     "Idempotency key: a retry with the same id returns the "
-                     "opportunity already created");
-  create->callback(run(&CreateOpportunityCommand));
+  AddRequestId(create, &flags->request_id,
+               "returns the opportunity already created");
+  create->callback(commands.Run(&CreateOpportunityCommand));
 
   CLI::App* list = opp->add_subcommand(
       "list", "List opportunities, oldest created first, with filters");
   list->add_option("--stage", flags->stage, "Only deals in this stage id");
-  list->add_option("--owner", flags->owner, "Only this owner's deals");
-  list->add_option("--account", flags->account,
-                   "Only deals on this account (customer id)");
+  add_report_filters(list);
   list->add_option("--status", flags->status, "Only open, won or lost deals")
       ->check(CLI::IsMember({"open", "won", "lost"}, CLI::ignore_case));
   list->add_option("--closing-before", flags->closing_before,
@@ -2187,14 +2086,14 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   list->add_option("--closing-after", flags->closing_after,
                    "Only deals expected to close after this day YYYY-MM-DD "
                    "(exclusive)");
-  add_limit(list, "At most this many (default: all)");
-  list->callback(run(&ListOpportunitiesCommand));
+  commands.AddLimit(list, "At most this many (default: all)");
+  list->callback(commands.Run(&ListOpportunitiesCommand));
 
   CLI::App* show = opp->add_subcommand(
       "show",
       "Show one opportunity with its contacts and its latest activities");
   show->add_option("id", flags->id, "Opportunity id")->required();
-  show->callback(run(&ShowOpportunityCommand));
+  show->callback(commands.Run(&ShowOpportunityCommand));
 
   CLI::App* update = opp->add_subcommand(
       "update",
@@ -2230,7 +2129,7 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
       ->delimiter(',')
       ->allow_extra_args(false);
   update->add_option("--notes", flags->notes, "Free notes (\"\" clears)");
-  update->callback(run(&UpdateOpportunityCommand));
+  update->callback(commands.Run(&UpdateOpportunityCommand));
 
   auto add_stage_change_options = [&](CLI::App* cmd) {
     cmd->add_option("--by", flags->by,
@@ -2239,9 +2138,7 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
     cmd->add_option("--at", flags->at,
                     "When the change took effect, YYYY-MM-DD or RFC 3339, "
                     "not in the future (default: now)");
-    cmd->add_option("--request-id", flags->request_id,
-                    "Idempotency key: a retry with the same id returns the "
-                    "first result");
+    AddRequestId(cmd, &flags->request_id, "returns the first result");
   };
 
   CLI::App* advance = opp->add_subcommand(
@@ -2256,14 +2153,14 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   advance->add_option("--reason", flags->reason,
                       "Close reason, when STAGE is the won or lost stage");
   add_stage_change_options(advance);
-  advance->callback(run(&AdvanceCommand));
+  advance->callback(commands.Run(&AdvanceCommand));
 
   CLI::App* win = opp->add_subcommand(
       "win", "Close an opportunity as won (the pipeline's won stage)");
   win->add_option("id", flags->id, "Opportunity id")->required();
   win->add_option("--reason", flags->reason, "Why the deal was won");
   add_stage_change_options(win);
-  win->callback(run(&WinCommand));
+  win->callback(commands.Run(&WinCommand));
 
   CLI::App* lose = opp->add_subcommand(
       "lose", "Close an opportunity as lost (the pipeline's lost stage)");
@@ -2271,7 +2168,7 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   lose->add_option("--reason", flags->reason, "Why the deal was lost")
       ->required();
   add_stage_change_options(lose);
-  lose->callback(run(&LoseCommand));
+  lose->callback(commands.Run(&LoseCommand));
 
   CLI::App* reopen =
       opp->add_subcommand("reopen", "Reopen a won or lost opportunity");
@@ -2283,28 +2180,22 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                      "Win probability override in that stage, 0 to 1 or a "
                      "percentage (default: the stage's)");
   add_stage_change_options(reopen);
-  reopen->callback(run(&ReopenCommand));
+  reopen->callback(commands.Run(&ReopenCommand));
 
   CLI::App* history = opp->add_subcommand(
       "history",
       "An opportunity's stage changes, oldest first, with the days spent in "
       "each stage");
   history->add_option("id", flags->id, "Opportunity id")->required();
-  add_limit(history, "At most this many changes (default: all)");
-  history->callback(run(&HistoryCommand));
+  commands.AddLimit(history, "At most this many changes (default: all)");
+  history->callback(commands.Run(&HistoryCommand));
 
   CLI::App* remove = opp->add_subcommand(
       "delete",
       "Delete an opportunity with its stage history and contact links (its "
       "activities are kept, detached)");
   remove->add_option("id", flags->id, "Opportunity id")->required();
-  remove->callback([cli_ptr, exit_ptr, flags] {
-    *exit_ptr = cli_ptr->WithTenant([&](Client& c) -> absl::Status {
-      absl::Status status = c.DeleteOpportunity(flags->id);
-      if (status.ok()) std::cerr << "deleted opportunity " << flags->id << "\n";
-      return status;
-    });
-  });
+  remove->callback(commands.Run(&DeleteOpportunityCommand));
 
   // --- custra contacts ... ---
   CLI::App* contacts = app.add_subcommand(
@@ -2339,13 +2230,9 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
       ->required();
   add->add_option("--name", flags->name, "Full name")->required();
   add_contact_fields(add);
-  add->add_option("--id", flags->new_id,
-                  "Client-chosen id ^[A-Za-z0-9._-]{1,64}$ (default: "
-                  "assigned by the server)");
-  add->add_option("--request-id", flags->request_id,
-                  "Idempotency key: a retry with the same id returns the "
-                  "contact already created");
-  add->callback(run(&AddContactCommand));
+  add_new_id(add);
+  AddRequestId(add, &flags->request_id, "returns the contact already created");
+  add->callback(commands.Run(&AddContactCommand));
 
   CLI::App* contacts_list = contacts->add_subcommand(
       "list", "List contacts, by account and then name");
@@ -2356,13 +2243,13 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                             "Only this attitude: " + AttitudeWords());
   contacts_list->add_option("--disc", flags->disc,
                             "Only this DISC style: " + DiscWords());
-  add_limit(contacts_list, "At most this many (default: all)");
-  contacts_list->callback(run(&ListContactsCommand));
+  commands.AddLimit(contacts_list, "At most this many (default: all)");
+  contacts_list->callback(commands.Run(&ListContactsCommand));
 
   CLI::App* contacts_show =
       contacts->add_subcommand("show", "Show one contact");
   contacts_show->add_option("id", flags->id, "Contact id")->required();
-  contacts_show->callback(run(&ShowContactCommand));
+  contacts_show->callback(commands.Run(&ShowContactCommand));
 
   CLI::App* contacts_update = contacts->add_subcommand(
       "update",
@@ -2371,37 +2258,29 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   contacts_update->add_option("id", flags->id, "Contact id")->required();
   contacts_update->add_option("--name", flags->name, "Full name");
   add_contact_fields(contacts_update);
-  contacts_update->callback(run(&UpdateContactCommand));
+  contacts_update->callback(commands.Run(&UpdateContactCommand));
 
   CLI::App* contacts_delete = contacts->add_subcommand(
       "delete",
       "Delete a contact with its opportunity links and activity mentions");
   contacts_delete->add_option("id", flags->id, "Contact id")->required();
-  contacts_delete->callback([cli_ptr, exit_ptr, flags] {
-    *exit_ptr = cli_ptr->WithTenant([&](Client& c) -> absl::Status {
-      absl::Status status = c.DeleteContact(flags->id);
-      if (status.ok()) std::cerr << "deleted contact " << flags->id << "\n";
-      return status;
-    });
-  });
+  contacts_delete->callback(commands.Run(&DeleteContactCommand));
 
   CLI::App* link = contacts->add_subcommand(
       "link",
       "Link a contact of the deal's account to an opportunity with the role "
       "they play on it (re-linking replaces role and note)");
-  link->add_option("opportunity", flags->id, "Opportunity id")->required();
-  link->add_option("contact", flags->second, "Contact id")->required();
+  add_link_ids(link);
   link->add_option("--role", flags->role,
                    "Role on this deal: " + RoleWords() +
                        " (default: the contact's buying role)");
   link->add_option("--note", flags->note, "The contact's part in this deal");
-  link->callback(run(&LinkCommand));
+  link->callback(commands.Run(&LinkCommand));
 
   CLI::App* unlink = contacts->add_subcommand(
       "unlink", "Remove a contact from an opportunity");
-  unlink->add_option("opportunity", flags->id, "Opportunity id")->required();
-  unlink->add_option("contact", flags->second, "Contact id")->required();
-  unlink->callback(run(&UnlinkCommand));
+  add_link_ids(unlink);
+  unlink->callback(commands.Run(&UnlinkCommand));
 
   CLI::App* trust = contacts->add_subcommand(
       "trust",
@@ -2413,11 +2292,8 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                     "assessment");
   trust->add_option("--note", flags->note, "Why the account is at this level");
   trust->add_option("--by", flags->by, "Who assesses (required with --set)");
-  trust->callback([cli_ptr, exit_ptr, flags, trust] {
-    *exit_ptr = cli_ptr->WithTenant([&](Client& c) {
-      return TrustCommand(c, *flags, cli_ptr->format(), trust);
-    });
-  });
+  flags->trust_command = trust;
+  trust->callback(commands.Run(&TrustCommand));
 
   // --- custra activities ... ---
   CLI::App* activities = app.add_subcommand(
@@ -2454,10 +2330,8 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   log_activity->add_option("--outcome", flags->outcome, "What came of it");
   log_activity->add_option("--next-step", flags->next_step,
                            "The next step agreed");
-  log_activity->add_option("--request-id", flags->request_id,
-                           "Idempotency key: a retry with the same id records "
-                           "nothing new");
-  log_activity->callback(run(&LogActivityCommand));
+  AddRequestId(log_activity, &flags->request_id, "records nothing new");
+  log_activity->callback(commands.Run(&LogActivityCommand));
 
   CLI::App* activities_list =
       activities->add_subcommand("list", "List activities, newest first");
@@ -2475,10 +2349,11 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                               "Only on or after this day YYYY-MM-DD (UTC)");
   activities_list->add_option("--until", flags->until,
                               "Only on or before this day YYYY-MM-DD (UTC)");
-  add_limit(activities_list,
-            "At most this many (default 50 for the table, all for json/csv; "
-            "0: all)");
-  activities_list->callback(run(&ListActivitiesCommand));
+  commands.AddLimit(
+      activities_list,
+      "At most this many (default 50 for the table, all for json/csv; "
+      "0: all)");
+  activities_list->callback(commands.Run(&ListActivitiesCommand));
 
   // --- custra pipeline [...] ---
   CLI::App* pipeline = app.add_subcommand(
@@ -2500,35 +2375,18 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   pipeline->add_option("--to", flags->to,
                        "Last day YYYY-MM-DD of that period (default: today, "
                        "UTC)");
-  pipeline->add_option("--currency", flags->currency,
-                       "Report in this ISO 4217 currency (default: the "
-                       "tenant's); deals in others are left out");
-  pipeline->add_flag("--calibrated", flags->calibrated,
-                     "Weight amounts with the calibrated stage probabilities "
-                     "instead of each deal's own");
+  add_money_report_options(pipeline);
   add_report_filters(pipeline);
-  pipeline->callback([cli_ptr, exit_ptr, flags, pipeline] {
+  pipeline->callback([pipeline, summary = commands.Run(&SummaryCommand)] {
     if (!pipeline->get_subcommands().empty()) return;  // A subcommand ran.
-    *exit_ptr = cli_ptr->WithTenant([&](Client& c) {
-      return SummaryCommand(c, *flags, cli_ptr->format());
-    });
+    summary();
   });
 
   CLI::App* pipeline_show = pipeline->add_subcommand(
       "show",
       "Show the pipeline's stages: id, kind, default win probability, "
       "staleness threshold");
-  pipeline_show->callback([cli_ptr, exit_ptr] {
-    *exit_ptr = cli_ptr->WithTenant([&](Client& c) -> absl::Status {
-      CUSTRA_ASSIGN_OR_RETURN(const v1::Pipeline p, c.GetPipeline());
-      if (cli_ptr->format() == OutputFormat::kTable) {
-        PrintPipeline(p, std::cout);
-      } else {
-        PrintOne(p, cli_ptr->format(), std::cout);
-      }
-      return absl::OkStatus();
-    });
-  });
+  pipeline_show->callback(commands.Run(&ShowPipelineCommand));
 
   CLI::App* pipeline_set = pipeline->add_subcommand(
       "set",
@@ -2561,7 +2419,7 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                    "comma-separated)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  pipeline_set->callback(run(&SetPipelineCommand));
+  pipeline_set->callback(commands.Run(&SetPipelineCommand));
 
   CLI::App* stale = pipeline->add_subcommand(
       "stale",
@@ -2578,12 +2436,10 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                    "(repeatable or comma-separated)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  stale->add_option("--as-of", flags->at,
-                    "Measure at this moment, YYYY-MM-DD or RFC 3339 "
-                    "(default: now)");
+  add_as_of(stale);
   add_report_filters(stale);
-  add_limit(stale, "At most this many (default: all)");
-  stale->callback(run(&StaleCommand));
+  commands.AddLimit(stale, "At most this many (default: all)");
+  stale->callback(commands.Run(&StaleCommand));
 
   CLI::App* coverage = pipeline->add_subcommand(
       "coverage",
@@ -2594,12 +2450,11 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                    "A decision maker is engaged after an activity on the "
                    "account within this many days, 1 to 3650 (default 90)")
       ->check(CLI::Range(1, 3650));
-  coverage->add_option("--as-of", flags->at,
-                       "Measure at this moment, YYYY-MM-DD or RFC 3339 "
-                       "(default: now)");
+  add_as_of(coverage);
   add_report_filters(coverage);
-  add_limit(coverage, "At most this many uncovered deals (default: all)");
-  coverage->callback(run(&CoverageCommand));
+  commands.AddLimit(coverage,
+                    "At most this many uncovered deals (default: all)");
+  coverage->callback(commands.Run(&CoverageCommand));
 
   CLI::App* calibration = pipeline->add_subcommand(
       "calibration",
@@ -2617,7 +2472,7 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
                           "Learn from deals closed on or before this day "
                           "YYYY-MM-DD (default: today)");
   add_report_filters(calibration);
-  calibration->callback(run(&CalibrationCommand));
+  calibration->callback(commands.Run(&CalibrationCommand));
 
   // --- custra forecast ---
   CLI::App* forecast = app.add_subcommand(
@@ -2631,14 +2486,9 @@ void AddOpportunityCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   forecast->add_option("--start", flags->start,
                        "A day YYYY-MM-DD in the first month (default: today, "
                        "UTC)");
-  forecast->add_option("--currency", flags->currency,
-                       "Report in this ISO 4217 currency (default: the "
-                       "tenant's); deals in others are left out");
-  forecast->add_flag("--calibrated", flags->calibrated,
-                     "Weight amounts with the calibrated stage probabilities "
-                     "instead of each deal's own");
+  add_money_report_options(forecast);
   add_report_filters(forecast);
-  forecast->callback(run(&ForecastCommand));
+  forecast->callback(commands.Run(&ForecastCommand));
 }
 
 }  // namespace custra::cli

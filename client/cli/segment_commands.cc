@@ -23,10 +23,18 @@
 namespace custra::cli {
 namespace {
 
-// Flags of the segmentation commands that CommandArgs has no member for.
-// One instance is shared by the callbacks that read it, so the references
-// CLI11 binds stay valid as long as the commands.
+// Flags of the segmentation commands. One instance is shared by the
+// callbacks that read it, so the references CLI11 binds stay valid as long
+// as the commands. Only one subcommand runs, so fields may be shared by
+// several of them.
 struct SegmentFlags {
+  // Positional: a run or customer id.
+  std::string id;
+  // Common.
+  std::string filter;
+  int64_t limit = 0;
+  // Run request (segment): a label for the run.
+  std::string name;
   // Period and run request (segment, structure).
   std::string as_of;
   std::string window_start;
@@ -164,12 +172,11 @@ absl::Status ReadRfmMap(const std::string& path, v1::RfmParameters* rfm) {
 }
 
 absl::StatusOr<v1::RunSegmentationRequest> BuildRunRequest(
-    v1::SegmentationModel model, const SegmentFlags& f,
-    const CommandArgs& args) {
+    v1::SegmentationModel model, const SegmentFlags& f) {
   v1::RunSegmentationRequest request;
   request.set_request_id(f.request_id);
-  request.set_display_name(args.name);
-  request.set_customer_filter(args.filter);
+  request.set_display_name(f.name);
+  request.set_customer_filter(f.filter);
   if (!f.as_of.empty()) {
     CUSTRA_RETURN_IF_ERROR(
         ParseDate("--as-of", f.as_of, request.mutable_as_of_date()));
@@ -257,7 +264,7 @@ absl::StatusOr<v1::RunSegmentationRequest> BuildRunRequest(
 }
 
 absl::StatusOr<v1::GetStructureReportRequest> BuildStructureRequest(
-    const SegmentFlags& f, const CommandArgs& args) {
+    const SegmentFlags& f) {
   static const auto* const kDimensions =
       new std::map<std::string, v1::StructureDimension>{
           {"kind", v1::STRUCTURE_DIMENSION_KIND},
@@ -308,7 +315,7 @@ absl::StatusOr<v1::GetStructureReportRequest> BuildStructureRequest(
   if (!f.compare_run.empty()) {
     request.mutable_comparison_period()->set_segmentation_run_id(f.compare_run);
   }
-  request.set_customer_filter(args.filter);
+  request.set_customer_filter(f.filter);
   request.set_include_inactive_customers(f.include_inactive);
   if (f.metric == "revenue") {
     request.set_concentration_metric(v1::SEGMENTATION_VALUE_METRIC_REVENUE);
@@ -765,6 +772,22 @@ void PrintComparison(const v1::CompareRunsResponse& comparison,
              comparison.entered_customer_count());
 }
 
+absl::Status RunSegmentationCommand(Client& client,
+                                    const v1::RunSegmentationRequest& request,
+                                    OutputFormat format) {
+  CUSTRA_ASSIGN_OR_RETURN(auto run, client.RunSegmentation(request));
+  PrintRun(run, format, std::cout);
+  return absl::OkStatus();
+}
+
+absl::Status StructureCommand(Client& client,
+                              const v1::GetStructureReportRequest& request,
+                              OutputFormat format) {
+  CUSTRA_ASSIGN_OR_RETURN(auto report, client.GetStructureReport(request));
+  PrintStructure(report, format, std::cout);
+  return absl::OkStatus();
+}
+
 // Tells (on stderr) how many of `total` a listing cut at `limit` shows.
 void NoteShown(size_t shown, int64_t total, int64_t limit,
                absl::string_view what) {
@@ -774,30 +797,37 @@ void NoteShown(size_t shown, int64_t total, int64_t limit,
   }
 }
 
-absl::Status ListRunsCommand(Client& client, const std::string& model,
-                             int64_t limit, OutputFormat format) {
+// Every member of a paged members call, up to `limit` (0: all), appended
+// to `members`: `call(request)` returns a page. Returns the total_size the
+// server reported.
+template <typename Member, typename Request, typename Call>
+absl::StatusOr<int64_t> FetchMembers(int64_t limit, const Request& request,
+                                     Call call, std::vector<Member>* members) {
+  int64_t total = 0;
+  auto items = [&](auto& page) {
+    total = page.total_size();
+    return page.mutable_members();
+  };
+  CUSTRA_RETURN_IF_ERROR(
+      FetchAll(limit, request, call, items, members).status());
+  return total;
+}
+
+absl::Status ListRunsCommand(Client& client, const SegmentFlags& f,
+                             OutputFormat format) {
   v1::ListRunsRequest request;
-  if (!model.empty()) {
-    std::string name = absl::AsciiStrToUpper(model);
+  if (!f.model.empty()) {
+    std::string name = absl::AsciiStrToUpper(f.model);
     if (name == "MATRIX") name = "VALUE_MATRIX";
     request.set_filter(absl::StrCat("model=", name));
   }
   std::vector<v1::SegmentationRun> runs;
-  CUSTRA_RETURN_IF_ERROR(FetchPages<v1::SegmentationRun>(
-                             500, limit, &runs,
-                             [&](int32_t page_size, const std::string& token,
-                                 std::vector<v1::SegmentationRun>* out)
-                                 -> absl::StatusOr<std::string> {
-                               request.set_page_size(page_size);
-                               request.set_page_token(token);
-                               CUSTRA_ASSIGN_OR_RETURN(
-                                   auto page, client.ListRuns(request));
-                               for (auto& run : *page.mutable_runs()) {
-                                 out->push_back(std::move(run));
-                               }
-                               return page.next_page_token();
-                             })
-                             .status());
+  CUSTRA_RETURN_IF_ERROR(
+      FetchAll(
+          f.limit, request, [&](const auto& r) { return client.ListRuns(r); },
+          [](auto& page) { return page.mutable_runs(); }, &runs,
+          /*max_page_size=*/500)
+          .status());
   PrintRows(RowsOf(runs), v1::SegmentationRun::descriptor(), format, std::cout,
             format == OutputFormat::kTable
                 ? std::vector<std::string>{"id", "model", "display_name",
@@ -808,44 +838,36 @@ absl::Status ListRunsCommand(Client& client, const std::string& model,
   return absl::OkStatus();
 }
 
-absl::Status ListMembersCommand(Client& client, const std::string& run_id,
-                                const std::string& segment,
-                                const std::string& filter,
-                                const std::string& order_by, int64_t limit,
+absl::Status ShowRunCommand(Client& client, const SegmentFlags& f,
+                            OutputFormat format) {
+  CUSTRA_ASSIGN_OR_RETURN(auto run, client.GetRun(f.id));
+  PrintRun(run, format, std::cout);
+  return absl::OkStatus();
+}
+
+absl::Status ListMembersCommand(Client& client, const SegmentFlags& f,
                                 OutputFormat format) {
   v1::ListSegmentMembersRequest request;
-  request.set_run_id(run_id);
-  std::string full_filter = filter;
-  if (!segment.empty()) {
-    if (segment.find('"') != std::string::npos) {
+  request.set_run_id(f.id);
+  std::string full_filter = f.filter;
+  if (!f.segment.empty()) {
+    if (f.segment.find('"') != std::string::npos) {
       return absl::InvalidArgumentError(
           "--segment: a segment name with '\"' cannot be filtered on");
     }
-    const std::string term = absl::StrCat("segment=\"", segment, "\"");
+    const std::string term = absl::StrCat("segment=\"", f.segment, "\"");
     full_filter =
-        filter.empty() ? term : absl::StrCat(term, " AND ", full_filter);
+        f.filter.empty() ? term : absl::StrCat(term, " AND ", full_filter);
   }
   request.set_filter(full_filter);
-  request.set_order_by(order_by);
+  request.set_order_by(f.order_by);
   std::vector<v1::SegmentMember> members;
-  int64_t total = 0;
-  CUSTRA_RETURN_IF_ERROR(FetchPages<v1::SegmentMember>(
-                             1000, limit, &members,
-                             [&](int32_t page_size, const std::string& token,
-                                 std::vector<v1::SegmentMember>* out)
-                                 -> absl::StatusOr<std::string> {
-                               request.set_page_size(page_size);
-                               request.set_page_token(token);
-                               CUSTRA_ASSIGN_OR_RETURN(
-                                   auto page,
-                                   client.ListSegmentMembers(request));
-                               total = page.total_size();
-                               for (auto& m : *page.mutable_members()) {
-                                 out->push_back(std::move(m));
-                               }
-                               return page.next_page_token();
-                             })
-                             .status());
+  CUSTRA_ASSIGN_OR_RETURN(
+      const int64_t total,
+      FetchMembers(
+          f.limit, request,
+          [&](const auto& r) { return client.ListSegmentMembers(r); },
+          &members));
   std::vector<std::string> columns;
   if (format == OutputFormat::kTable) {
     columns = {"customer_id", "segment", "revenue", "profit"};
@@ -859,12 +881,21 @@ absl::Status ListMembersCommand(Client& client, const std::string& run_id,
   }
   PrintRows(RowsOf(members), v1::SegmentMember::descriptor(), format, std::cout,
             columns);
-  NoteShown(members.size(), total, limit, "members");
+  NoteShown(members.size(), total, f.limit, "members");
+  return absl::OkStatus();
+}
+
+absl::Status CompareRunsCommand(Client& client, const SegmentFlags& f,
+                                OutputFormat format) {
+  CUSTRA_ASSIGN_OR_RETURN(auto comparison,
+                          client.CompareRuns(f.base_run_id, f.target_run_id));
+  PrintComparison(comparison, f.base_run_id, f.target_run_id, format,
+                  std::cout);
   return absl::OkStatus();
 }
 
 absl::Status ListTransitionCommand(Client& client, const SegmentFlags& f,
-                                   int64_t limit, OutputFormat format) {
+                                   OutputFormat format) {
   v1::ListSegmentTransitionMembersRequest request;
   request.set_base_run_id(f.base_run_id);
   request.set_target_run_id(f.target_run_id);
@@ -877,27 +908,13 @@ absl::Status ListTransitionCommand(Client& client, const SegmentFlags& f,
         "left)");
   }
   std::vector<v1::SegmentTransitionMember> members;
-  int64_t total = 0;
-  CUSTRA_RETURN_IF_ERROR(
-      FetchPages<v1::SegmentTransitionMember>(
-          1000, limit, &members,
-          [&](int32_t page_size, const std::string& token,
-              std::vector<v1::SegmentTransitionMember>* out)
-              -> absl::StatusOr<std::string> {
-            request.set_page_size(page_size);
-            request.set_page_token(token);
-            CUSTRA_ASSIGN_OR_RETURN(
-                auto page, client.ListSegmentTransitionMembers(request));
-            total = page.total_size();
-            for (auto& m : *page.mutable_members()) {
-              out->push_back(std::move(m));
-            }
-            return page.next_page_token();
-          })
-          .status());
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(members), v1::SegmentTransitionMember::descriptor(),
-              format, std::cout);
+  CUSTRA_ASSIGN_OR_RETURN(
+      const int64_t total,
+      FetchMembers(
+          f.limit, request,
+          [&](const auto& r) { return client.ListSegmentTransitionMembers(r); },
+          &members));
+  if (PrintRowsUnlessTable(members, format, std::cout)) {
     return absl::OkStatus();
   }
   Table table = {
@@ -910,16 +927,20 @@ absl::Status ListTransitionCommand(Client& client, const SegmentFlags& f,
                      m.has_target() ? Units(m.target().revenue()) : ""});
   }
   PrintTable(table, std::cout, /*trailing_markers=*/false);
-  NoteShown(members.size(), total, limit, "customers");
+  NoteShown(members.size(), total, f.limit, "customers");
   return absl::OkStatus();
 }
 
-void PrintAssignments(const v1::GetCustomerSegmentsResponse& response,
-                      OutputFormat format) {
-  if (format != OutputFormat::kTable) {
-    PrintRows(RowsOf(response.assignments()),
-              v1::CustomerSegmentAssignment::descriptor(), format, std::cout);
-    return;
+absl::Status DeleteRunCommand(Client& client, const SegmentFlags& f,
+                              OutputFormat) {
+  return NoteDeleted(client.DeleteRun(f.id), "run", f.id);
+}
+
+absl::Status CustomerSegmentsCommand(Client& client, const SegmentFlags& f,
+                                     OutputFormat format) {
+  CUSTRA_ASSIGN_OR_RETURN(auto response, client.GetCustomerSegments(f.id));
+  if (PrintRowsUnlessTable(response.assignments(), format, std::cout)) {
+    return absl::OkStatus();
   }
   Table table = {{"MODEL", "RUN", "AS OF", "SEGMENT"}};
   for (const v1::CustomerSegmentAssignment& a : response.assignments()) {
@@ -927,15 +948,22 @@ void PrintAssignments(const v1::GetCustomerSegmentsResponse& response,
                      DateText(a.as_of_date(), kToday), a.member().segment()});
   }
   PrintTable(table, std::cout, /*trailing_markers=*/false);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-void AddSegmentCommands(CLI::App& app, Cli& cli, CommandArgs& args,
+void AddSegmentCommands(CLI::App& app, Cli& cli, CommandArgs& /*args*/,
                         int& exit_code) {
-  // Owned by the callbacks below (captured by value), so it lives as long
-  // as the commands whose options point into it.
-  auto flags = std::make_shared<SegmentFlags>();
+  // Every flag of these commands lives in SegmentFlags, none in CommandArgs.
+  const TenantCommands<SegmentFlags> commands(cli, exit_code);
+  SegmentFlags* const flags = commands.flags();
+  auto add_filter = [flags](CLI::App* cmd, const std::string& help) {
+    cmd->add_option("--filter", flags->filter, help);
+  };
+  auto add_limit = [flags](CLI::App* cmd) {
+    cmd->add_option("--limit", flags->limit, "At most this many (0: all)");
+  };
 
   // --- custra segment ... ---
   CLI::App* segment = app.add_subcommand(
@@ -952,26 +980,15 @@ void AddSegmentCommands(CLI::App& app, Cli& cli, CommandArgs& args,
     cmd->add_option("--from", flags->window_start,
                     "First date of the window YYYY-MM-DD (default: all "
                     "history)");
-    cmd->add_option("--filter", args.filter,
-                    "Only customers matching, e.g. 'kind=ENTERPRISE AND "
-                    "region=\"east\"' (fields: kind, size, industry, region, "
-                    "channel, tag)");
-    cmd->add_option("--name", args.name, "A label for the run");
-    cmd->add_option("--request-id", flags->request_id,
-                    "Idempotency key: a retry with the same id returns the "
-                    "run already stored");
-    cmd->callback([&cli, &args, &exit_code, flags, model] {
-      auto request = BuildRunRequest(model, *flags, args);
-      if (!request.ok()) {
-        exit_code = ReportError(request.status());
-        return;
-      }
-      exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-        CUSTRA_ASSIGN_OR_RETURN(auto run, c.RunSegmentation(*request));
-        PrintRun(run, cli.format(), std::cout);
-        return absl::OkStatus();
-      });
-    });
+    add_filter(cmd,
+               "Only customers matching, e.g. 'kind=ENTERPRISE AND "
+               "region=\"east\"' (fields: kind, size, industry, region, "
+               "channel, tag)");
+    cmd->add_option("--name", flags->name, "A label for the run");
+    AddRequestId(cmd, &flags->request_id, "returns the run already stored");
+    cmd->callback(commands.RunRequest(
+        [model](const SegmentFlags& f) { return BuildRunRequest(model, f); },
+        &RunSegmentationCommand));
     return cmd;
   };
 
@@ -1109,8 +1126,7 @@ void AddSegmentCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   structure->add_option("--compare-run", flags->compare_run,
                         "With --by segment: the run of the comparison "
                         "period (default: --run)");
-  structure->add_option("--filter", args.filter,
-                        "Only customers matching, e.g. 'kind=ENTERPRISE'");
+  add_filter(structure, "Only customers matching, e.g. 'kind=ENTERPRISE'");
   structure->add_flag("--include-inactive", flags->include_inactive,
                       "Also count customers without a purchase in the "
                       "window");
@@ -1123,18 +1139,8 @@ void AddSegmentCommands(CLI::App& app, Cli& cli, CommandArgs& args,
       ->add_option("--top-n", flags->top_n,
                    "N of the top-N customers' share (default 10)")
       ->check(CLI::Range(1, 10000));
-  structure->callback([&cli, &args, &exit_code, flags] {
-    auto request = BuildStructureRequest(*flags, args);
-    if (!request.ok()) {
-      exit_code = ReportError(request.status());
-      return;
-    }
-    exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-      CUSTRA_ASSIGN_OR_RETURN(auto report, c.GetStructureReport(*request));
-      PrintStructure(report, cli.format(), std::cout);
-      return absl::OkStatus();
-    });
-  });
+  structure->callback(
+      commands.RunRequest(&BuildStructureRequest, &StructureCommand));
 
   // --- custra runs ... ---
   CLI::App* runs = app.add_subcommand(
@@ -1149,94 +1155,54 @@ void AddSegmentCommands(CLI::App& app, Cli& cli, CommandArgs& args,
       ->check(CLI::IsMember(
           {"abc", "rfm", "matrix", "value_matrix", "lifecycle", "man"},
           CLI::ignore_case));
-  list->add_option("--limit", args.limit, "At most this many (0: all)");
-  list->callback([&cli, &args, &exit_code, flags] {
-    exit_code = cli.WithTenant([&](Client& c) {
-      return ListRunsCommand(c, flags->model, args.limit, cli.format());
-    });
-  });
+  add_limit(list);
+  list->callback(commands.Run(&ListRunsCommand));
 
   CLI::App* show = runs->add_subcommand(
       "show", "Show a run's summary, as `custra segment` prints it");
-  show->add_option("run-id", args.id, "Run id")->required();
-  show->callback([&cli, &args, &exit_code] {
-    exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-      CUSTRA_ASSIGN_OR_RETURN(auto run, c.GetRun(args.id));
-      PrintRun(run, cli.format(), std::cout);
-      return absl::OkStatus();
-    });
-  });
+  show->add_option("run-id", flags->id, "Run id")->required();
+  show->callback(commands.Run(&ShowRunCommand));
 
   CLI::App* members = runs->add_subcommand(
       "members",
       "List a run's customers with their segment and the values behind it");
-  members->add_option("run-id", args.id, "Run id")->required();
+  members->add_option("run-id", flags->id, "Run id")->required();
   members->add_option("--segment", flags->segment,
                       "Only this segment, e.g. \"At Risk\"");
-  members->add_option("--filter", args.filter,
-                      "More terms: customer_id=ID, for a value matrix "
-                      "tier=HIGH|MID|LOW (joined with AND)");
+  add_filter(members,
+             "More terms: customer_id=ID, for a value matrix "
+             "tier=HIGH|MID|LOW (joined with AND)");
   members->add_option("--order-by", flags->order_by,
                       "Sort fields, e.g. 'monetary desc, recency_days' "
                       "(default: the model's natural order)");
-  members->add_option("--limit", args.limit, "At most this many (0: all)");
-  members->callback([&cli, &args, &exit_code, flags] {
-    exit_code = cli.WithTenant([&](Client& c) {
-      return ListMembersCommand(c, args.id, flags->segment, args.filter,
-                                flags->order_by, args.limit, cli.format());
-    });
-  });
+  add_limit(members);
+  members->callback(commands.Run(&ListMembersCommand));
 
   CLI::App* compare = runs->add_subcommand(
       "compare",
       "Transition matrix between two runs: how many customers moved from "
       "each base segment to each target segment");
-  compare->add_option("base", flags->base_run_id, "The earlier run's id")
-      ->required();
-  compare->add_option("target", flags->target_run_id, "The later run's id")
-      ->required();
-  compare->callback([&cli, &exit_code, flags] {
-    exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-      CUSTRA_ASSIGN_OR_RETURN(
-          auto comparison,
-          c.CompareRuns(flags->base_run_id, flags->target_run_id));
-      PrintComparison(comparison, flags->base_run_id, flags->target_run_id,
-                      cli.format(), std::cout);
-      return absl::OkStatus();
-    });
-  });
+  AddRunPair(compare, &flags->base_run_id, &flags->target_run_id);
+  compare->callback(commands.Run(&CompareRunsCommand));
 
   CLI::App* transition = runs->add_subcommand(
       "transition",
       "List the customers of one cell of `runs compare`: those that moved "
       "from one segment to another");
-  transition->add_option("base", flags->base_run_id, "The earlier run's id")
-      ->required();
-  transition->add_option("target", flags->target_run_id, "The later run's id")
-      ->required();
+  AddRunPair(transition, &flags->base_run_id, &flags->target_run_id);
   transition->add_option("--from", flags->from_segment,
                          "Segment in the base run (omit or \"(entered)\" "
                          "for customers not in it)");
   transition->add_option("--to", flags->to_segment,
                          "Segment in the target run (omit or \"(left)\" for "
                          "customers not in it)");
-  transition->add_option("--limit", args.limit, "At most this many (0: all)");
-  transition->callback([&cli, &args, &exit_code, flags] {
-    exit_code = cli.WithTenant([&](Client& c) {
-      return ListTransitionCommand(c, *flags, args.limit, cli.format());
-    });
-  });
+  add_limit(transition);
+  transition->callback(commands.Run(&ListTransitionCommand));
 
   CLI::App* remove = runs->add_subcommand(
       "delete", "Delete a run and its assignments (customer data stays)");
-  remove->add_option("run-id", args.id, "Run id")->required();
-  remove->callback([&cli, &args, &exit_code] {
-    exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-      absl::Status status = c.DeleteRun(args.id);
-      if (status.ok()) std::cerr << "deleted run " << args.id << "\n";
-      return status;
-    });
-  });
+  remove->add_option("run-id", flags->id, "Run id")->required();
+  remove->callback(commands.Run(&DeleteRunCommand));
 
   // --- custra customers segments ---
   CLI::App* customers = app.get_subcommand("customers");
@@ -1244,14 +1210,8 @@ void AddSegmentCommands(CLI::App& app, Cli& cli, CommandArgs& args,
       "segments",
       "Show a customer's latest segment under each model, with the run it "
       "comes from");
-  segments->add_option("id", args.id, "Customer id")->required();
-  segments->callback([&cli, &args, &exit_code] {
-    exit_code = cli.WithTenant([&](Client& c) -> absl::Status {
-      CUSTRA_ASSIGN_OR_RETURN(auto response, c.GetCustomerSegments(args.id));
-      PrintAssignments(response, cli.format());
-      return absl::OkStatus();
-    });
-  });
+  segments->add_option("id", flags->id, "Customer id")->required();
+  segments->callback(commands.Run(&CustomerSegmentsCommand));
 }
 
 }  // namespace custra::cli
