@@ -25,6 +25,7 @@ if [[ -f "$data/server.pid" ]] && kill -0 "$(cat "$data/server.pid")" 2>/dev/nul
   done
 fi
 nohup "$server_bin" --listen="$address" --data-dir="$data" --insecure-dev \
+  --metrics-listen=127.0.0.1:0 --access-log="$data/access.log" \
   >"$data/server.log" 2>&1 &
 echo $! >"$data/server.pid"
 
@@ -85,7 +86,9 @@ echo
 
 cat <<EOT
 
-custra-server is running (pid $(cat "$data/server.pid"), log $data/server.log).
+custra-server is running (pid $(cat "$data/server.pid"), log $data/server.log,
+one JSON line per call in $data/access.log,
+$(grep -o 'metrics on .*' "$data/server.log" || echo 'no metrics endpoint')).
 Reach it with:
   export CUSTRA_SERVER=$address
   export CUSTRA_TENANT=demo
