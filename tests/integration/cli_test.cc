@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/temp_dir.h"
@@ -234,6 +235,90 @@ TEST_F(CliTest, SegmentAbcTableJsonRunsAndBadParameters) {
   CliRun bad_date = RunCli("segment rfm --as-of 2024-02-30", env);
   EXPECT_EQ(bad_date.exit_code, 1);
   EXPECT_THAT(bad_date.out, HasSubstr("--as-of"));
+}
+
+// Customer-value models and key accounts from the CLI on CDNOW: fit, score,
+// list the top accounts and explain one.
+TEST_F(CliTest, ClvFitScoreTopAndExplainOnCdnow) {
+  const std::string master =
+      std::string(CUSTRA_SHARED_DATA_DIR) + "/cdnow/CDNOW_master.txt";
+  if (!std::filesystem::exists(master)) {
+    GTEST_SKIP() << "shared data not present: " << master;
+  }
+  ASSERT_EQ(RunCli("tenant create cdnow").exit_code, 0);
+  const std::string env =
+      "CUSTRA_TENANT=cdnow CUSTRA_API_KEY=" +
+      std::string(absl::StripAsciiWhitespace(RunCli("key issue cdnow -q").out));
+  ASSERT_EQ(
+      RunCli("import transactions --format cdnow -q " + master, env).exit_code,
+      0);
+  // Scoring with the default profile needs the models first.
+  CliRun early = RunCli("accounts score --as-of 1998-06-30", env);
+  EXPECT_EQ(early.exit_code, 1);
+  EXPECT_THAT(early.out, HasSubstr("FAILED_PRECONDITION"));
+  CliRun fit = RunCli(
+      "clv fit --model all --unit week --calibration-end 1997-09-30", env);
+  ASSERT_EQ(fit.exit_code, 0) << fit.out;
+  EXPECT_THAT(fit.out, HasSubstr("BG/NBD"));
+  EXPECT_THAT(fit.out, HasSubstr("Gamma-Gamma"));
+  EXPECT_THAT(fit.out, HasSubstr("Converged:"));
+  CliRun score = RunCli("accounts score --as-of 1998-06-30", env);
+  ASSERT_EQ(score.exit_code, 0) << score.out;
+  EXPECT_THAT(score.out, HasSubstr("key accounts (tier A"));
+  CliRun top = RunCli("accounts top -n 3 -o csv", env);
+  ASSERT_EQ(top.exit_code, 0) << top.out;
+  std::vector<std::string> lines = absl::StrSplit(
+      absl::StripAsciiWhitespace(top.out), '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 4u) << top.out;  // Header and three accounts.
+  const std::string best = lines[1].substr(0, lines[1].find(','));
+  CliRun explain = RunCli("accounts explain " + best, env);
+  ASSERT_EQ(explain.exit_code, 0) << explain.out;
+  EXPECT_THAT(explain.out, HasSubstr("rank 1 of"));
+  EXPECT_THAT(explain.out, HasSubstr("potential"));
+  CliRun predict = RunCli("clv predict --limit 3 --order-by \"clv desc\"", env);
+  ASSERT_EQ(predict.exit_code, 0) << predict.out;
+  EXPECT_THAT(predict.out, HasSubstr("P(ALIVE)"));
+}
+
+// Opportunities from the CLI: create, advance, list, report, and an
+// invalid move named clearly.
+TEST_F(CliTest, OpportunityCommands) {
+  ASSERT_EQ(RunCli("tenant create gov").exit_code, 0);
+  const std::string env =
+      "CUSTRA_TENANT=gov CUSTRA_API_KEY=" +
+      std::string(absl::StripAsciiWhitespace(RunCli("key issue gov -q").out));
+  const std::string csv = (dir_.path() / "orders.csv").string();
+  std::ofstream(csv) << "id,customer_id,time,amount\n"
+                        "t1,city-hall,2024-03-01,100.00\n";
+  ASSERT_EQ(
+      RunCli("import transactions -q --currency CNY " + csv, env).exit_code, 0);
+  CliRun create = RunCli(
+      "opp create --account city-hall --title \"Smart city\" --amount 1200000 "
+      "--close 2030-12-31 --owner li.wei --id opp-1",
+      env);
+  ASSERT_EQ(create.exit_code, 0) << create.out;
+  EXPECT_THAT(create.out, HasSubstr("scene"));
+  CliRun advance = RunCli("opp advance opp-1 pain --by li.wei", env);
+  ASSERT_EQ(advance.exit_code, 0) << advance.out;
+  EXPECT_THAT(advance.out, HasSubstr("scene -> pain"));
+  CliRun list = RunCli("opp list --status open", env);
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  EXPECT_THAT(list.out, HasSubstr("opp-1"));
+  EXPECT_THAT(list.out, HasSubstr("pain"));
+  CliRun summary = RunCli("pipeline", env);
+  ASSERT_EQ(summary.exit_code, 0) << summary.out;
+  EXPECT_THAT(summary.out, HasSubstr("open total"));
+  EXPECT_EQ(RunCli("forecast --months 3", env).exit_code, 0);
+  ASSERT_EQ(RunCli("opp win opp-1 --reason \"Best fit\"", env).exit_code, 0);
+  CliRun back = RunCli("opp advance opp-1 negotiation --by li.wei", env);
+  EXPECT_EQ(back.exit_code, 1);
+  EXPECT_THAT(back.out, HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(back.out, HasSubstr("reopen"));
+  CliRun history = RunCli("opp history opp-1 -o csv", env);
+  ASSERT_EQ(history.exit_code, 0) << history.out;
+  // Header, creation, pain, won; the refused move is not recorded.
+  EXPECT_EQ(std::count(history.out.begin(), history.out.end(), '\n'), 4)
+      << history.out;
 }
 
 }  // namespace
