@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libssl-dev libcsv-dev openssl
   golang-github-gogo-googleapis-dev
-  libnlopt-cxx-dev libnlopt-dev libboost-dev prometheus-cpp-dev
+  libnlopt-cxx-dev libnlopt-dev libboost-dev prometheus-cpp-dev nginx
   python3-grpcio python3-protobuf python3-pandas python3-scipy
 )
 # buf (the proto linter) comes from npm; the machine's own Node.js may ship npm

@@ -9,6 +9,7 @@
 
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -89,6 +90,9 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
   CallInterceptor(Observability* owner, grpc::experimental::ServerRpcInfo* info)
       : owner_(owner), start_(absl::Now()) {
     record_.method = info->method();
+    // Only custra's own services are known to carry generated protobuf
+    // messages; gRPC's health service, for one, passes other types.
+    inspect_messages_ = absl::StartsWith(record_.method, "/custra.v1.");
     owner_->CallStarted();
   }
 
@@ -107,11 +111,13 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
         }
       }
     }
-    if (methods->QueryInterceptionHookPoint(Hook::POST_RECV_MESSAGE)) {
+    if (inspect_messages_ &&
+        methods->QueryInterceptionHookPoint(Hook::POST_RECV_MESSAGE)) {
       Inspect(methods->GetRecvMessage(), &record_.request_bytes,
               &record_.request_id);
     }
-    if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_MESSAGE)) {
+    if (inspect_messages_ &&
+        methods->QueryInterceptionHookPoint(Hook::PRE_SEND_MESSAGE)) {
       Inspect(methods->GetSendMessage(), &record_.response_bytes, nullptr);
     }
     if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
@@ -138,6 +144,7 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
   Observability* owner_;
   absl::Time start_;
   Observability::CallRecord record_;
+  bool inspect_messages_ = false;
   bool finished_ = false;
 };
 
