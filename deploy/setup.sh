@@ -12,7 +12,7 @@ PACKAGES=(
   libcli11-dev libssl-dev libcsv-dev openssl
   golang-github-gogo-googleapis-dev
   libnlopt-cxx-dev libnlopt-dev libboost-dev prometheus-cpp-dev nginx
-  python3-grpcio python3-protobuf python3-pandas python3-scipy
+  python3-grpcio python3-protobuf python3-pandas python3-scipy python3-yaml
 )
 # buf (the proto linter) comes from npm; the machine's own Node.js may ship npm
 # itself (NodeSource builds conflict with Debian's npm package).
