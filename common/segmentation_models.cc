@@ -580,8 +580,9 @@ RfmResult RunRfm(std::span<const CustomerWindowStats> customers,
        {std::tuple{RfmSlots::kRecencyDays, RfmSlots::kRecencyScore, true},
         std::tuple{RfmSlots::kFrequency, RfmSlots::kFrequencyScore, false},
         std::tuple{RfmSlots::kMonetary, RfmSlots::kMonetaryScore, false}}) {
+    const int slot = value;  // Lambdas cannot capture bindings (clang 14).
     const std::vector<uint32_t> order = OrderByValue(
-        n, [&](size_t i) { return members[i].ints[value]; }, descending,
+        n, [&](size_t i) { return members[i].ints[slot]; }, descending,
         id_rank);
     for (size_t rank = 0; rank < n; ++rank) {
       members[order[rank]].ints[score] = QuintileScore(rank, n);

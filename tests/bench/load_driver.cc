@@ -20,11 +20,17 @@
 //     and the error details each got.
 //  3. Mixed load (--seconds > 0): --clients threads, client i on tenant
 //     i % --tenants, for --warmup seconds (not recorded) and then --seconds
-//     seconds (recorded). Each thread owns its own custra::Client, hence
-//     its own grpc::Channel; gRPC's global subchannel pool makes channels
-//     with identical arguments share one HTTP/2 connection, so the clients
-//     multiplex over one loopback connection like the workers of one
-//     application. ListCustomers (a single page of 50, which the SDK does
+//     seconds (recorded). By default each client is a closed loop (its next
+//     call as soon as it has an answer), so 64 clients keep ~64 calls in
+//     flight and latency is queueing: mean latency = clients / QPS (Little's
+//     law). With --rate R the clients are an open loop offering R calls/s in
+//     all (Poisson arrivals), each latency counted from the call's scheduled
+//     time so that falling behind shows (no coordinated omission). --mix
+//     reads drops the writes and heavy calls. Each thread owns its own
+//     custra::Client, hence its own grpc::Channel; gRPC's global subchannel
+//     pool makes channels with identical arguments share one HTTP/2 connection,
+//     so the clients multiplex over one loopback connection like the workers of
+//     one application. ListCustomers (a single page of 50, which the SDK does
 //     not offer: its ListCustomers fetches pages of 1,000) and the ceiling's
 //     trivial calls go through generated stubs on one shared extra channel.
 //     Each thread picks its next call from this weighted mix (per mille):
@@ -43,19 +49,19 @@
 //     --tenants) calling a trivial handler of the same server, then as many
 //     threads calling GetCustomer over the tenants, for the same time each,
 //     in this run. The trivial handler (--ceiling-handler) is by default
-//     GetCustomer without a key, which the interceptor passes and the
-//     CallGate refuses (UNAUTHENTICATED, no database): everything a unary
-//     read pays except its handler. 'health' uses
-//     grpc.health.v1.Health/Check, answered by gRPC itself, instead; the
-//     current server dies on it (see 6).
-//  5. Hammer (--hammer): --victim-clients readers on tenant 1 (the read mix)
-//     alone, then again while --hammer-clients threads on tenant 0 flood
-//     RunSegmentation / ScoreAccounts (sleeping --hammer-backoff-ms after a
+//     grpc.health.v1.Health/Check, answered by gRPC itself; 'reject' uses
+//     GetCustomer without a key instead, which passes the interceptor and
+//     is refused by the CallGate (UNAUTHENTICATED, no database): all a
+//     unary read pays except its handler.
+//  5. Hammer (--hammer): --victim-clients readers on tenant 1 (the read mix,
+//     an open loop of --victim-rate reads/s) alone, then again while
+//     --hammer-clients closed-loop threads on tenant 0 flood RunSegmentation
+//     / ScoreAccounts (sleeping --hammer-backoff-ms after a
 //     RESOURCE_EXHAUSTED, as the error message asks). Reports both tenants.
 //  6. Health probe (--health-probe): one grpc.health.v1.Health/Check after
-//     the load phases, then whether the server survived it (the server's
-//     observability interceptor reads every message as a protobuf Message,
-//     which the callback health service's ByteBuffer is not: SIGSEGV).
+//     the load phases, then whether the server is still alive (a server
+//     whose interceptor took the health service's messages for protobuf
+//     Messages died on it with SIGSEGV).
 //  7. Touch (--touch-tenants N): on a second, fresh server with the same
 //     flags, creates N tenants in turn (CreateTenant + IssueApiKey + one
 //     RecordTransactions each), then reads each once more in turn
@@ -63,12 +69,17 @@
 //     open fds every 1,000 tenants.
 // A "targets" block at the end compares each figure with its target.
 //
+// The server gets --tenant-concurrency, --max-open-tenants and
+// --max-message-bytes from the driver's flags of the same names, plus any
+// --server-arg (e.g. --server-arg=--sqlite-synchronous=normal); the command
+// line is printed.
+//
 // Error accounting: RESOURCE_EXHAUSTED is counted apart as deliberate (the
 // per-tenant limit); UNKNOWN is used only by the driver's own checks (a
 // write whose rows were not all accepted).
 //
 // Usage: load_driver [--clients 64] [--tenants 8] [--seconds 60]
-//                    [--warmup 10] [--max-requests N] [--hammer]
+//                    [--warmup 10] [--max-requests N] [--rate R] [--hammer]
 //                    [--touch-tenants 10000] [--help for the rest]
 
 #include <grpcpp/grpcpp.h>
@@ -99,6 +110,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -257,6 +269,24 @@ struct CallStats {
   std::array<std::array<int64_t, kNumCodes>, kNumMethods> by_code{};
   std::map<std::string, int64_t> exhausted_reasons;   // ErrorInfo.reason.
   std::map<std::string, std::string> error_examples;  // method+code: message
+  // OK unary reads by the 5-second slice of the window they started in.
+  struct Slice {
+    int64_t reads = 0;
+    int64_t slow = 0;  // Above the 10 ms target.
+    int64_t max_ns = 0;
+  };
+  static constexpr double kSliceSeconds = 5;
+  std::vector<Slice> read_slices;
+
+  void RecordSlice(double seconds_into_window, int64_t ns) {
+    const size_t i =
+        static_cast<size_t>(std::max(0.0, seconds_into_window) / kSliceSeconds);
+    if (i >= read_slices.size()) read_slices.resize(i + 1);
+    Slice& slice = read_slices[i];
+    ++slice.reads;
+    if (ns > 10'000'000) ++slice.slow;
+    slice.max_ns = std::max(slice.max_ns, ns);
+  }
 
   void Record(Method method, const absl::Status& status, int64_t ns) {
     int code = static_cast<int>(status.code());
@@ -287,6 +317,15 @@ struct CallStats {
     }
     error_examples.insert(other.error_examples.begin(),
                           other.error_examples.end());
+    if (other.read_slices.size() > read_slices.size()) {
+      read_slices.resize(other.read_slices.size());
+    }
+    for (size_t i = 0; i < other.read_slices.size(); ++i) {
+      read_slices[i].reads += other.read_slices[i].reads;
+      read_slices[i].slow += other.read_slices[i].slow;
+      read_slices[i].max_ns =
+          std::max(read_slices[i].max_ns, other.read_slices[i].max_ns);
+    }
   }
 
   int64_t Calls(int m) const {
@@ -405,6 +444,18 @@ void PrintStats(const std::string& title, const CallStats& s, double seconds) {
                       : "");
   }
   std::cout << (any ? "" : " none") << "\n";
+  if (!s.read_slices.empty()) {
+    std::cout
+        << "    unary reads by 5 s of the window (share > 10 ms, max ms):";
+    for (size_t i = 0; i < s.read_slices.size(); ++i) {
+      const CallStats::Slice& slice = s.read_slices[i];
+      std::cout << absl::StrFormat(
+          " %.0fs:%.1f%%/%.0f", i * CallStats::kSliceSeconds,
+          slice.reads > 0 ? 100.0 * slice.slow / slice.reads : 0.0,
+          slice.max_ns / 1e6);
+    }
+    std::cout << "\n";
+  }
   for (const auto& [reason, n] : s.exhausted_reasons) {
     std::cout << "    RESOURCE_EXHAUSTED reason " << reason << ": " << n
               << "\n";
@@ -523,18 +574,35 @@ double SelfCpuSeconds() {
          usage.ru_stime.tv_sec + usage.ru_stime.tv_usec * 1e-6;
 }
 
-// Bytes of the tenant databases (with their WAL files) under `data_dir`.
-double DataMb(const fs::path& data_dir) {
+// Megabytes of the tenant databases under `data_dir`: the database files
+// and their write-ahead logs.
+struct DataSize {
+  double db_mb = 0;
+  double wal_mb = 0;
+  double total() const { return db_mb + wal_mb; }
+  std::string ToString() const {
+    return absl::StrFormat("tenant databases %.1f MB + WAL %.1f MB", db_mb,
+                           wal_mb);
+  }
+};
+
+DataSize DataSizeOf(const fs::path& data_dir) {
   std::error_code ec;
-  uintmax_t bytes = 0;
+  DataSize size;
   for (auto it = fs::recursive_directory_iterator(data_dir / "tenants", ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code size_ec;
-    const uintmax_t size =
-        it->is_regular_file(size_ec) ? it->file_size(size_ec) : uintmax_t{0};
-    if (!size_ec) bytes += size;
+    if (!it->is_regular_file(size_ec) || size_ec) continue;
+    const double mb = static_cast<double>(it->file_size(size_ec)) / (1 << 20);
+    if (size_ec) continue;
+    const std::string name = it->path().filename().string();
+    if (absl::EndsWith(name, "-wal")) {
+      size.wal_mb += mb;
+    } else if (absl::EndsWith(name, ".db")) {
+      size.db_mb += mb;
+    }
   }
-  return static_cast<double>(bytes) / (1 << 20);
+  return size;
 }
 
 std::string Describe(const ProcSample& s) {
@@ -550,6 +618,7 @@ struct Flags {
   int clients = 64;
   int tenants = 8;
   double rate = 0;  // Offered calls per second over all clients; 0: closed.
+  std::string mix = "full";
   double seconds = 60;
   double warmup = 10;
   int64_t max_requests = 2'000'000;
@@ -562,7 +631,7 @@ struct Flags {
   bool probe_limits = true;
   double ceiling_seconds = 5;
   int ceiling_threads = 0;
-  std::string ceiling_handler = "reject";
+  std::string ceiling_handler = "health";
   bool health_probe = true;
   bool hammer = false;
   double hammer_seconds = 15;
@@ -616,6 +685,8 @@ std::unique_ptr<Env> MakeEnv(const ServerProcess& server, pid_t pid,
   return env;
 }
 
+// Exits at once: the server dies with us (PR_SET_PDEATHSIG); its temporary
+// data directory stays, for a post-mortem.
 [[noreturn]] void Die(const std::string& what, const absl::Status& status) {
   std::cerr << "load_driver: " << what << ": " << status << "\n";
   std::exit(1);
@@ -634,9 +705,17 @@ std::unique_ptr<custra::Client> MakeClient(const std::string& address,
   return *std::move(client);
 }
 
+// As the SDK converts statuses, so that custra::ErrorDetailsOf() reads the
+// details of calls made through the generated stubs too.
 absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  if (status.ok()) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()),
+                   status.error_message());
+  if (!status.error_details().empty()) {
+    out.SetPayload("type.googleapis.com/google.rpc.Status",
+                   absl::Cord(status.error_details()));
+  }
+  return out;
 }
 
 void PrepareRawContext(grpc::ClientContext* context, const std::string& tenant,
@@ -875,6 +954,7 @@ LoadResult RunLoad(Env& env, const std::vector<ThreadSpec>& specs, int groups,
         env, specs[i].tenant, specs[i].mix, static_cast<int>(i), phase_tag));
   }
   std::atomic<int> phase{kWarmupPhase};
+  std::atomic<Clock::rep> measure_start_ticks{0};
   std::atomic<int> finished{0};
   std::vector<std::array<CallStats, 2>> stats(specs.size());
   if (hook) hook(Moment::kBeforeWarmup, 0);
@@ -889,7 +969,7 @@ LoadResult RunLoad(Env& env, const std::vector<ThreadSpec>& specs, int groups,
                                                              : 1.0);
       Clock::time_point scheduled = Clock::now();
       while (true) {
-        int p = phase.load(std::memory_order_relaxed);
+        int p = phase.load(std::memory_order_acquire);
         if (p == kStopPhase) break;
         if (calls[p] >= quota) {
           if (p == kMeasurePhase) break;
@@ -902,11 +982,11 @@ LoadResult RunLoad(Env& env, const std::vector<ThreadSpec>& specs, int groups,
               std::chrono::duration<double>(gap(pacing)));
           // Sleep in slices so that a stop is seen within 100 ms.
           while (Clock::now() < scheduled &&
-                 phase.load(std::memory_order_relaxed) != kStopPhase) {
+                 phase.load(std::memory_order_acquire) != kStopPhase) {
             std::this_thread::sleep_until(std::min(
                 scheduled, Clock::now() + std::chrono::milliseconds(100)));
           }
-          p = phase.load(std::memory_order_relaxed);
+          p = phase.load(std::memory_order_acquire);
           if (p == kStopPhase) break;
           start = scheduled;
         } else {
@@ -918,6 +998,15 @@ LoadResult RunLoad(Env& env, const std::vector<ThreadSpec>& specs, int groups,
                                Clock::now() - start)
                                .count();
         stats[i][p].Record(method, status, ns);
+        if (p == kMeasurePhase && status.ok() && kMethods[method].unary_read) {
+          stats[i][p].RecordSlice(
+              std::chrono::duration<double>(
+                  start -
+                  Clock::time_point(Clock::duration(
+                      measure_start_ticks.load(std::memory_order_relaxed))))
+                  .count(),
+              ns);
+        }
         ++calls[p];
         if (status.code() == absl::StatusCode::kResourceExhausted &&
             specs[i].exhausted_backoff_ms > 0) {
@@ -951,6 +1040,7 @@ LoadResult RunLoad(Env& env, const std::vector<ThreadSpec>& specs, int groups,
   const double driver_cpu0 = SelfCpuSeconds();
   const double machine_cpu0 = MachineBusySeconds();
   const Clock::time_point measure_start = Clock::now();
+  measure_start_ticks.store(measure_start.time_since_epoch().count());
   phase.store(kMeasurePhase);
   wait_until(measure_start + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(measure)),
@@ -980,7 +1070,7 @@ void PrintCpu(const LoadResult& r) {
       0.0, r.machine_cpu_seconds - r.server_cpu_seconds - r.driver_cpu_seconds);
   std::cout << absl::StrFormat(
       "  CPU over the window: server %.2f cores, driver %.2f, other "
-      "processes %.2f (of %d)\n",
+      "processes and kernel threads %.2f (of %d)\n",
       r.server_cpu_seconds / r.seconds, r.driver_cpu_seconds / r.seconds,
       others / r.seconds,
       static_cast<int>(std::thread::hardware_concurrency()));
@@ -1254,8 +1344,8 @@ bool ProcessGone(pid_t pid) {
 }
 
 // One grpc.health.v1.Health/Check (what Client::WaitForServing and load
-// balancers send), then whether the server survived it. Run last: the
-// server may not.
+// balancers send), then whether the server survived it. Run last, in case
+// it does not.
 void ProbeHealth(const Env& env, ServerProcess& server) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
@@ -1295,22 +1385,22 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
       f.rate > 0 ? absl::StrFormat("open loop at %.0f calls/s", f.rate)
                  : std::string("closed loop");
   std::cout << "\n== mixed load: " << f.clients << " clients over " << f.tenants
-            << " tenants, " << loop << ", warm-up " << f.warmup
-            << " s, measured " << f.seconds << " s, at most " << f.max_requests
-            << " requests\n";
+            << " tenants, " << f.mix << " mix, " << loop << ", warm-up "
+            << f.warmup << " s, measured " << f.seconds << " s, at most "
+            << f.max_requests << " requests\n";
   std::vector<ThreadSpec> specs;
   for (int i = 0; i < f.clients; ++i) {
-    specs.push_back({&tenants[i % tenants.size()], &MainMix(), 0, 0,
+    specs.push_back({&tenants[i % tenants.size()],
+                     f.mix == "reads" ? &ReadMix() : &MainMix(), 0, 0,
                      f.rate > 0 ? f.clients / f.rate : 0});
   }
   ProcSample before, after_warmup, end;
-  double data_after_warmup = 0, data_end = 0;
+  DataSize data_after_warmup, data_end;
   std::vector<std::string> timeline;
   auto hook = [&](Moment moment, double elapsed) {
     const ProcSample s = SampleProc(env.server_pid);
-    const double data = DataMb(env.data_dir);
-    const std::string data_text =
-        absl::StrFormat("; tenant databases %.1f MB", data);
+    const DataSize data = DataSizeOf(env.data_dir);
+    const std::string data_text = "; " + data.ToString();
     switch (moment) {
       case Moment::kBeforeWarmup:
         before = s;
@@ -1326,7 +1416,7 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
       case Moment::kTick:
         if (static_cast<int>(elapsed) % 5 == 0) {
           timeline.push_back(absl::StrFormat("%.0fs:%.1f/%.1f/%d", elapsed,
-                                             s.rss_mb, data, s.fds));
+                                             s.rss_mb, data.total(), s.fds));
         }
         break;
       case Moment::kEnd:
@@ -1339,7 +1429,7 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   };
   const LoadResult r = RunLoad(env, specs, 1, f.warmup, f.seconds,
                                Quota(f.max_requests, specs.size()), hook);
-  std::cout << "  every 5 s, RSS MB / tenant databases MB / fds: "
+  std::cout << "  every 5 s, RSS MB / tenant databases + WAL MB / fds: "
             << absl::StrJoin(timeline, " ") << "\n";
   const double growth =
       after_warmup.rss_mb > 0
@@ -1348,10 +1438,11 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   std::cout << absl::StrFormat(
       "  RSS growth after warm-up: %.1f MB -> %.1f MB = %+.1f %% (before "
       "warm-up %.1f MB); anon %+.1f MB, file %+.1f MB; tenant databases "
-      "grew %+.1f MB\n",
+      "grew %+.1f MB, their WAL %+.1f MB\n",
       after_warmup.rss_mb, end.rss_mb, growth, before.rss_mb,
       end.anon_mb - after_warmup.anon_mb, end.file_mb - after_warmup.file_mb,
-      data_end - data_after_warmup);
+      data_end.db_mb - data_after_warmup.db_mb,
+      data_end.wal_mb - data_after_warmup.wal_mb);
   PrintCpu(r);
   PrintStats("warm-up (not in the figures)", r.warmup[0], f.warmup);
   PrintStats("measured", r.measured[0], r.seconds);
@@ -1359,8 +1450,8 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   const CallStats& s = r.measured[0];
   const Percentiles reads = PercentilesOf(s.ReadLatencies());
   const double qps = s.TotalCalls() / r.seconds;
-  const std::string load =
-      absl::StrFormat("%dx%dx%.0fs, %s", f.clients, f.tenants, f.seconds, loop);
+  const std::string load = absl::StrFormat("%dx%dx%.0fs, %s mix, %s", f.clients,
+                                           f.tenants, f.seconds, f.mix, loop);
   AddTarget("main: load (clients x tenants x seconds)", load, "64x8x60s",
             f.clients >= 64 && f.tenants >= 8 && f.seconds >= 60 &&
                 r.seconds >= 0.99 * f.seconds);
@@ -1522,8 +1613,7 @@ void RunTouch(const Flags& f) {
   env.raw_channel = grpc::CreateChannel(server->address(),
                                         grpc::InsecureChannelCredentials());
   env.ingestion = v1::IngestionService::NewStub(env.raw_channel);
-  // No WaitForServing: Start() returned after the "listening" line, and the
-  // health check it sends may not be safe (see ProbeHealth).
+  // Start() returned after the "listening" line: no WaitForServing needed.
   auto admin = MakeClient(server->address(), "", server->admin_key());
   const ProcSample base = SampleProc(pid);
   std::cout << "  server at start: " << Describe(base) << "\n";
@@ -1667,6 +1757,11 @@ int main(int argc, char** argv) {
                  "Poisson arrivals, latency from the scheduled time (0: closed "
                  "loop, each client calls again as soon as it has an answer)")
       ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--mix", f.mix,
+                 "Workload of the mixed load: 'full' (reads, writes, heavy "
+                 "calls) or 'reads' (its unary reads only: no data growth)")
+      ->check(CLI::IsMember({"full", "reads"}))
       ->capture_default_str();
   app.add_option("--seconds", f.seconds, "Measured seconds (0: no mixed load)")
       ->check(CLI::Range(0.0, 3600.0))
