@@ -1570,7 +1570,6 @@ grpc::Status OpportunityServiceImpl::ListStaleOpportunities(
         options.as_of = request->has_as_of_time()
                             ? FromTimestamp(request->as_of_time())
                             : absl::Now();
-        const std::string digest = Digest({request->SerializeAsString()});
         v1::ListStaleOpportunitiesRequest unpaged = *request;
         unpaged.clear_page_token();
         unpaged.clear_page_size();
@@ -1578,7 +1577,6 @@ grpc::Status OpportunityServiceImpl::ListStaleOpportunities(
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
             DecodePageNumber("stale", stable, request->page_token()));
-        (void)digest;
         TenantDatabase::Session session(call.database.get());
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef pipeline, LoadPipeline(store));

@@ -366,10 +366,9 @@ void ToProto(const SegmentMember& m, const RunContext& context,
       v1::LifecycleMemberDetails* d = out->mutable_lifecycle();
       d->set_stage(static_cast<v1::LifecycleStage>(m.segment + 1));
       d->set_rule(static_cast<v1::LifecycleRule>(m.ints[S::kRule]));
-      v1::LifecycleParameters proto = run.parameters().lifecycle();
-      auto params = LifecycleFromProto(proto);
-      if (params.ok()) {
-        d->set_explanation(ExplainLifecycle(m, context.as_of_day, *params));
+      if (context.lifecycle) {
+        d->set_explanation(
+            ExplainLifecycle(m, context.as_of_day, *context.lifecycle));
       }
       if (m.ints[S::kFirstPurchaseDay] != S::kNoDay) {
         ToDate(m.ints[S::kFirstPurchaseDay], d->mutable_first_purchase_date());

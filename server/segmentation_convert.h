@@ -41,6 +41,9 @@ struct RunContext {
   std::string currency;
   int64_t as_of_day = 0;
   const v1::SegmentationRun* run = nullptr;
+  // Lifecycle runs: the parameters the explanations quote, converted once
+  // per call rather than once per member.
+  std::optional<LifecycleParams> lifecycle;
 };
 
 // A member as the API shows it.

@@ -588,6 +588,12 @@ RunContext ContextOf(const v1::SegmentationRun& run, std::string currency) {
   context.currency = std::move(currency);
   context.as_of_day = DayOf(run.as_of_date(), "").value_or(0);
   context.run = &run;
+  if (context.model == SegmentationModelKind::kLifecycle) {
+    v1::LifecycleParameters params = run.parameters().lifecycle();
+    if (auto converted = LifecycleFromProto(params); converted.ok()) {
+      context.lifecycle = *converted;
+    }
+  }
   return context;
 }
 

@@ -16,7 +16,9 @@ bool IsPurchaseModel(int type) {
          type == v1::VALUE_MODEL_TYPE_PARETO_NBD;
 }
 
-absl::StatusOr<LoadedModel> Parse(StoredItem item) {
+}  // namespace
+
+absl::StatusOr<LoadedModel> ParseModel(StoredItem item) {
   LoadedModel loaded;
   if (!loaded.model.ParseFromString(item.record)) {
     return absl::InternalError(
@@ -26,8 +28,6 @@ absl::StatusOr<LoadedModel> Parse(StoredItem item) {
   loaded.item = std::move(item);
   return loaded;
 }
-
-}  // namespace
 
 clv::CountModel CountModelOf(const v1::ValueModel& model) {
   switch (model.model_type()) {
@@ -66,7 +66,7 @@ absl::StatusOr<std::optional<LoadedModel>> ChooseModel(
                                               : "Gamma-Gamma spend",
                               " model"));
     }
-    CUSTRA_ASSIGN_OR_RETURN(LoadedModel loaded, Parse(std::move(item)));
+    CUSTRA_ASSIGN_OR_RETURN(LoadedModel loaded, ParseModel(std::move(item)));
     return std::make_optional(std::move(loaded));
   }
   const std::vector<int> types =
@@ -77,7 +77,7 @@ absl::StatusOr<std::optional<LoadedModel>> ChooseModel(
   CUSTRA_ASSIGN_OR_RETURN(std::optional<StoredItem> newest,
                           store.NewestConvergedModel(types));
   if (!newest) return std::optional<LoadedModel>();
-  CUSTRA_ASSIGN_OR_RETURN(LoadedModel loaded, Parse(*std::move(newest)));
+  CUSTRA_ASSIGN_OR_RETURN(LoadedModel loaded, ParseModel(*std::move(newest)));
   return std::make_optional(std::move(loaded));
 }
 

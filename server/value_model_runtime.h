@@ -28,6 +28,9 @@ struct LoadedModel {
   v1::ValueModel model;
 };
 
+// A stored model's record parsed, with its id; INTERNAL if unreadable.
+absl::StatusOr<LoadedModel> ParseModel(StoredItem item);
+
 // The named model (NOT_FOUND if unknown; INVALID_ARGUMENT naming `field` if
 // it is not of the wanted family), or the newest converged one of the
 // family; nullopt when none exists and none was named.

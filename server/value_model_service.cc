@@ -213,8 +213,9 @@ grpc::Status KeyAccountServiceImpl::FitValueModel(
             if (existing) {
               CUSTRA_ASSIGN_OR_RETURN(StoredItem item,
                                       store.GetValueModel(*existing));
-              response->mutable_value_model()->ParseFromString(item.record);
-              response->mutable_value_model()->set_id(item.id);
+              CUSTRA_ASSIGN_OR_RETURN(LoadedModel loaded,
+                                      ParseModel(std::move(item)));
+              *response->mutable_value_model() = std::move(loaded.model);
               return absl::OkStatus();
             }
           }
@@ -330,8 +331,9 @@ grpc::Status KeyAccountServiceImpl::GetValueModel(
         CUSTRA_ASSIGN_OR_RETURN(
             StoredItem item,
             KeyAccountStore(&session.db()).GetValueModel(request->id()));
-        response->mutable_value_model()->ParseFromString(item.record);
-        response->mutable_value_model()->set_id(item.id);
+        CUSTRA_ASSIGN_OR_RETURN(LoadedModel loaded,
+                                ParseModel(std::move(item)));
+        *response->mutable_value_model() = std::move(loaded.model);
         return absl::OkStatus();
       });
 }
@@ -358,10 +360,9 @@ grpc::Status KeyAccountServiceImpl::ListValueModels(
                 .ListValueModels(type, filter.second, before, page_size + 1));
         const bool more = static_cast<int>(items.size()) > page_size;
         if (more) items.pop_back();
-        for (const StoredItem& item : items) {
-          v1::ValueModel* model = response->add_value_models();
-          model->ParseFromString(item.record);
-          model->set_id(item.id);
+        for (StoredItem& item : items) {
+          CUSTRA_ASSIGN_OR_RETURN(LoadedModel loaded, ParseModel(item));
+          *response->add_value_models() = std::move(loaded.model);
         }
         if (more) {
           response->set_next_page_token(EncodePageToken(
@@ -558,7 +559,6 @@ grpc::Status KeyAccountServiceImpl::PredictCumulativePurchases(
           CUSTRA_ASSIGN_OR_RETURN(
               calibration_end,
               DayOf(purchase.model.calibration_end_date(), "model"));
-          const int dpp = clv::DaysPerPeriod(TimeUnitOf(purchase.model));
           if (request->has_end_date()) {
             CUSTRA_ASSIGN_OR_RETURN(end_day,
                                     DayOf(request->end_date(), "end_date"));
@@ -568,7 +568,6 @@ grpc::Status KeyAccountServiceImpl::PredictCumulativePurchases(
           } else {
             end_day = calibration_end + 52 * 7;
           }
-          (void)dpp;
           CUSTRA_ASSIGN_OR_RETURN(data_days,
                                   SegmentationStore(&session.db()).DataDays());
           CUSTRA_ASSIGN_OR_RETURN(
