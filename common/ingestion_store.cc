@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -22,6 +23,7 @@
 #include "common/sha256.h"
 #include "common/sqlite_util.h"
 #include "common/status_macros.h"
+#include "common/transaction_log.h"
 
 namespace custra {
 namespace {
@@ -215,23 +217,44 @@ void WriteCurrency(SQLite::Database& db, const std::string& currency) {
   insert.exec();
 }
 
-// Creates minimal customers for ids not known yet; returns how many.
+// Creates minimal customers for the ids not known to exist yet and returns
+// how many it created. `known` (optional) holds ids known to exist: they are
+// skipped; the ids checked here are added to `checked`, for the caller to
+// remember once its transaction commits.
 int EnsureCustomers(SQLite::Database& db,
-                    const std::vector<std::string>& customer_ids,
-                    absl::Time now) {
-  SQLite::Statement insert(db,
-                           "INSERT OR IGNORE INTO customers(id, kind, "
-                           "implicit, create_time_us, update_time_us) VALUES "
-                           "(?, 1, 1, ?, ?)");
+                    const std::vector<absl::string_view>& customer_ids,
+                    absl::Time now,
+                    const absl::flat_hash_set<std::string>* known,
+                    std::vector<absl::string_view>* checked) {
+  std::optional<SQLite::Statement> insert;
   int created = 0;
-  for (const std::string& id : customer_ids) {
-    insert.bind(1, id);
-    insert.bind(2, static_cast<int64_t>(Micros(now)));
-    insert.bind(3, static_cast<int64_t>(Micros(now)));
-    created += insert.exec();
-    insert.reset();
+  for (absl::string_view id : customer_ids) {
+    if (known != nullptr && known->contains(id)) continue;
+    if (!insert) {
+      insert.emplace(db,
+                     "INSERT OR IGNORE INTO customers(id, kind, implicit, "
+                     "create_time_us, update_time_us) VALUES (?, 1, 1, ?, ?)");
+      insert->bind(2, static_cast<int64_t>(Micros(now)));
+      insert->bind(3, static_cast<int64_t>(Micros(now)));
+    }
+    insert->bind(1, std::string(id));
+    created += insert->exec();
+    insert->reset();
+    checked->push_back(id);
   }
   return created;
+}
+
+// Known customer ids are a cache: past this many, it starts again.
+constexpr size_t kMaxKnownCustomers = 1 << 20;
+
+void Remember(IngestionState* state,
+              const std::vector<absl::string_view>& ids) {
+  if (state == nullptr) return;
+  if (state->known_customers.size() + ids.size() > kMaxKnownCustomers) {
+    state->known_customers.clear();
+  }
+  for (absl::string_view id : ids) state->known_customers.emplace(id);
 }
 
 void BindOptionalMicros(SQLite::Statement& s, int index,
@@ -243,7 +266,12 @@ void BindOptionalMicros(SQLite::Statement& s, int index,
   }
 }
 
-// Aggregate changes of one batch, applied once per customer / day / order.
+// A line is a purchase when its amount is positive; returns and
+// cancellations (negative amounts) reduce spend but are not purchases.
+bool IsPurchase(int64_t amount_micros) { return amount_micros > 0; }
+
+// Aggregate changes of a set of transactions, applied once per customer /
+// day / order.
 struct CustomerDelta {
   int64_t transactions = 0;
   int64_t revenue = 0;
@@ -260,7 +288,7 @@ struct LineDelta {
   int64_t profit = 0;  // customer_days only.
   int64_t orders = 0;  // customer_days only: orders that became purchases.
   // customer_orders only: the earliest day of the order's purchase lines in
-  // this batch, the day an order that becomes a purchase is counted on.
+  // this set, the day an order that becomes a purchase is counted on.
   int64_t first_purchase_day = INT64_MAX;
 };
 
@@ -282,6 +310,225 @@ void ApplyLineDeltas(SQLite::Statement& upsert,
       became_purchase(key, delta);
     }
   }
+}
+
+// What a set of stored transactions changes in the per-customer aggregates
+// and the per-day and per-order rollups. Keys view the rows, which must
+// outlive it. Ordered maps: Apply then walks each B-tree in key order,
+// which keeps SQLite's cursor on neighbouring pages.
+class AggregateDeltas {
+ public:
+  void Add(const StoredTransaction& row) {
+    const int64_t amount = row.amount_micros;
+    const std::optional<int64_t>& cost = row.cost_micros;
+    CustomerDelta& c = customers_[row.customer_id];
+    ++c.transactions;
+    c.revenue += amount;
+    if (amount < 0) c.returns += amount;
+    if (cost) c.profit += amount - *cost;
+    const bool purchase = IsPurchase(amount);
+    if (purchase) {
+      c.first_purchase_us =
+          std::min(c.first_purchase_us.value_or(row.time_us), row.time_us);
+      c.last_purchase_us =
+          std::max(c.last_purchase_us.value_or(row.time_us), row.time_us);
+    }
+    const int64_t day_number = DayOf(row.time_us);
+    LineDelta& day = days_[{day_number, row.customer_id}];
+    day.amount += amount;
+    day.purchase_lines += purchase ? 1 : 0;
+    if (cost) day.profit += amount - *cost;
+    // Orders and order-less transactions live in separate key spaces
+    // ("o:" / "t:"), so a transaction id never collides with an order.
+    order_keys_.push_back(row.order_id.empty()
+                              ? absl::StrCat("t:", row.id)
+                              : absl::StrCat("o:", row.order_id));
+    LineDelta& order = orders_[{order_keys_.back(), row.customer_id}];
+    order.amount += amount;
+    order.purchase_lines += purchase ? 1 : 0;
+    if (purchase) {
+      order.first_purchase_day = std::min(order.first_purchase_day, day_number);
+    }
+  }
+
+  // Writes the changes; the customers exist (an import creates them).
+  void Apply(SQLite::Database& db) {
+    // Orders first: an order that becomes a purchase is counted on the day
+    // of its earliest purchase line in this set (a day whose delta exists,
+    // since that line is in the set).
+    SQLite::Statement order_upsert(
+        db,
+        "INSERT INTO customer_orders(customer_id, order_id, amount_micros, "
+        "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(order_id, "
+        "customer_id) DO UPDATE SET amount_micros = amount_micros + "
+        "excluded.amount_micros, purchase_lines = purchase_lines + "
+        "excluded.purchase_lines RETURNING purchase_lines");
+    using OrderKey = std::pair<absl::string_view, absl::string_view>;
+    ApplyLineDeltas(
+        order_upsert, orders_,
+        [](SQLite::Statement& s, const OrderKey& key, const LineDelta&) {
+          s.bind(1, std::string(key.second));
+          s.bind(2, std::string(key.first));
+        },
+        [&](const OrderKey& key, const LineDelta& delta) {
+          ++customers_[key.second].new_orders;
+          ++days_[{delta.first_purchase_day, key.second}].orders;
+        });
+    SQLite::Statement day_upsert(
+        db,
+        "INSERT INTO customer_days(customer_id, day, amount_micros, "
+        "purchase_lines, profit_micros, orders) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(day, customer_id) DO UPDATE SET amount_micros = "
+        "amount_micros + excluded.amount_micros, purchase_lines = "
+        "purchase_lines + excluded.purchase_lines, profit_micros = "
+        "profit_micros + excluded.profit_micros, orders = orders + "
+        "excluded.orders RETURNING purchase_lines");
+    using DayKey = std::pair<int64_t, absl::string_view>;
+    ApplyLineDeltas(
+        day_upsert, days_,
+        [](SQLite::Statement& s, const DayKey& key, const LineDelta& d) {
+          s.bind(1, std::string(key.second));
+          s.bind(2, static_cast<int64_t>(key.first));
+          s.bind(5, static_cast<int64_t>(d.profit));
+          s.bind(6, static_cast<int64_t>(d.orders));
+        },
+        [&](const DayKey& key, const LineDelta&) {
+          ++customers_[key.second].new_days;
+        });
+
+    SQLite::Statement update(
+        db,
+        "UPDATE customers SET transaction_count = transaction_count + ?1, "
+        "revenue_micros = revenue_micros + ?2, "
+        "returns_micros = returns_micros + ?3, "
+        "profit_micros = profit_micros + ?4, "
+        "order_count = order_count + ?5, "
+        "purchase_day_count = purchase_day_count + ?6, "
+        "first_purchase_us = min(coalesce(first_purchase_us, ?7), "
+        "coalesce(?7, first_purchase_us)), "
+        "last_purchase_us = max(coalesce(last_purchase_us, ?8), "
+        "coalesce(?8, last_purchase_us)) WHERE id = ?9");
+    for (const auto& [id, d] : customers_) {
+      update.bind(1, static_cast<int64_t>(d.transactions));
+      update.bind(2, static_cast<int64_t>(d.revenue));
+      update.bind(3, static_cast<int64_t>(d.returns));
+      update.bind(4, static_cast<int64_t>(d.profit));
+      update.bind(5, static_cast<int64_t>(d.new_orders));
+      update.bind(6, static_cast<int64_t>(d.new_days));
+      BindOptionalMicros(update, 7, d.first_purchase_us);
+      BindOptionalMicros(update, 8, d.last_purchase_us);
+      update.bind(9, std::string(id));
+      update.exec();
+      update.reset();
+    }
+  }
+
+ private:
+  absl::btree_map<absl::string_view, CustomerDelta> customers_;
+  // Keys (day, customer) and (order, customer): the rollups' order.
+  absl::btree_map<std::pair<int64_t, absl::string_view>, LineDelta> days_;
+  absl::btree_map<std::pair<absl::string_view, absl::string_view>, LineDelta>
+      orders_;
+  std::deque<std::string> order_keys_;  // Owns the order keys (stable).
+};
+
+constexpr char kFoldedBatchKey[] = "folded_batch";
+
+int64_t FoldedBatch(SQLite::Database& db) {
+  SQLite::Statement select(db, "SELECT value FROM tenant_meta WHERE key = ?");
+  select.bind(1, kFoldedBatchKey);
+  int64_t batch = 0;
+  if (select.executeStep()) {
+    (void)absl::SimpleAtoi(select.getColumn(0).getString(), &batch);
+  }
+  return batch;
+}
+
+// Folds the batches after the watermark, about `max_rows` rows of them,
+// within the caller's database transaction. Returns the rows folded; 0 when
+// nothing was pending.
+absl::StatusOr<int64_t> FoldChunk(SQLite::Database& db, int64_t max_rows) {
+  const int64_t watermark = FoldedBatch(db);
+  SQLite::Statement select(db,
+                           "SELECT seq, body FROM transaction_batches WHERE "
+                           "seq > ? ORDER BY seq");
+  select.bind(1, static_cast<int64_t>(watermark));
+  std::deque<std::vector<StoredTransaction>> batches;
+  AggregateDeltas deltas;
+  int64_t rows = 0;
+  int64_t last = watermark;
+  while (rows < max_rows && select.executeStep()) {
+    last = select.getColumn(0).getInt64();
+    const SQLite::Column body = select.getColumn(1);
+    CUSTRA_ASSIGN_OR_RETURN(std::vector<StoredTransaction> decoded,
+                            DecodeTransactionBatch(absl::string_view(
+                                static_cast<const char*>(body.getBlob()),
+                                static_cast<size_t>(body.getBytes()))));
+    batches.push_back(std::move(decoded));
+    for (const StoredTransaction& row : batches.back()) deltas.Add(row);
+    rows += static_cast<int64_t>(batches.back().size());
+  }
+  if (last == watermark) return 0;
+  deltas.Apply(db);
+  SQLite::Statement advance(
+      db,
+      "INSERT INTO tenant_meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
+      "DO UPDATE SET value = excluded.value");
+  advance.bind(1, kFoldedBatchKey);
+  advance.bind(2, absl::StrCat(last));
+  advance.exec();
+  return rows;
+}
+
+// Removes a customer's rows from the transaction log and frees their ids.
+// Batches are not indexed by customer, so every batch is decoded: erasure
+// is rare, imports are not. Returns the rows removed.
+absl::StatusOr<int64_t> EraseCustomerTransactions(
+    SQLite::Database& db, absl::string_view customer_id) {
+  std::vector<std::pair<int64_t, std::string>> rewrites;
+  std::vector<std::string> erased_ids;
+  {
+    SQLite::Statement select(db, "SELECT seq, body FROM transaction_batches");
+    while (select.executeStep()) {
+      const SQLite::Column body = select.getColumn(1);
+      CUSTRA_ASSIGN_OR_RETURN(std::vector<StoredTransaction> rows,
+                              DecodeTransactionBatch(absl::string_view(
+                                  static_cast<const char*>(body.getBlob()),
+                                  static_cast<size_t>(body.getBytes()))));
+      std::string kept;
+      bool changed = false;
+      for (const StoredTransaction& row : rows) {
+        if (row.customer_id == customer_id) {
+          erased_ids.push_back(row.id);
+          changed = true;
+        } else {
+          AppendTransaction(row, &kept);
+        }
+      }
+      if (changed) {
+        rewrites.emplace_back(select.getColumn(0).getInt64(), std::move(kept));
+      }
+    }
+  }
+  // A batch left empty stays (as a bare header): batch numbers are never
+  // reused, so the fold watermark stays meaningful.
+  SQLite::Statement update(db,
+                           "UPDATE transaction_batches SET body = ? WHERE "
+                           "seq = ?");
+  for (auto& [seq, body] : rewrites) {
+    if (body.empty()) body = std::string(kBatchMagic);
+    update.bind(1, body.data(), static_cast<int>(body.size()));
+    update.bind(2, static_cast<int64_t>(seq));
+    update.exec();
+    update.reset();
+  }
+  SQLite::Statement free_id(db, "DELETE FROM transaction_ids WHERE id = ?");
+  for (const std::string& id : erased_ids) {
+    free_id.bind(1, id);
+    free_id.exec();
+    free_id.reset();
+  }
+  return static_cast<int64_t>(erased_ids.size());
 }
 
 std::string DecodeEnumTerm(absl::string_view value, absl::string_view prefix) {
@@ -514,7 +761,8 @@ absl::StatusOr<std::string> IngestionStore::TenantCurrency() {
 
 absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
     absl::string_view request_id, std::span<const TransactionRow> rows) {
-  return CatchSqlite(
+  std::vector<absl::string_view> checked;
+  absl::StatusOr<IngestResult> result = CatchSqlite(
       "recording transactions", [&]() -> absl::StatusOr<IngestResult> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
         const RequestKey key = KeyOf("transactions", request_id, rows);
@@ -526,23 +774,24 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         const std::string original_currency = currency;
         IngestResult result;
         bool any_cost = false;
-        // Owns the order keys the `orders` map views (deque: stable).
-        std::deque<std::string> order_keys;
-        SQLite::Statement insert(
+        // The batch's number: after every batch written or folded so far.
+        const int64_t batch =
+            db_->execAndGet(
+                   "SELECT max(coalesce((SELECT max(seq) FROM "
+                   "transaction_batches), 0), coalesce((SELECT CAST(value AS "
+                   "INTEGER) FROM tenant_meta WHERE key = 'folded_batch'), "
+                   "0)) + 1")
+                .getInt64();
+        // Claiming the id is the duplicate check (of the database and of
+        // earlier rows of this batch).
+        SQLite::Statement claim(
             *db_,
-            "INSERT OR IGNORE INTO transactions(id, customer_id, time_us, "
-            "amount_micros, cost_micros, quantity, order_id, product, "
-            "category, "
-            "channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        // Ordered maps: the upserts below then walk each B-tree in key
-        // order, which keeps SQLite's cursor on neighbouring pages.
-        // Keys are views into `rows`, which outlive this call: no copies.
-        absl::btree_map<absl::string_view, CustomerDelta> customers;
-        // Keys (day, customer) and (order, customer): the rollups' order.
-        absl::btree_map<std::pair<int64_t, absl::string_view>, LineDelta> days;
-        absl::btree_map<std::pair<absl::string_view, absl::string_view>,
-                        LineDelta>
-            orders;
+            "INSERT OR IGNORE INTO transaction_ids(id, batch) VALUES (?, ?)");
+        claim.bind(2, static_cast<int64_t>(batch));
+        std::string body;
+        std::vector<absl::string_view> customer_ids;  // Distinct.
+        absl::flat_hash_set<absl::string_view> seen;
+        StoredTransaction stored;
         for (size_t i = 0; i < rows.size(); ++i) {
           const TransactionRow& row = rows[i];
           if (auto error = ValidateTransaction(row, currency, now_)) {
@@ -551,140 +800,49 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             continue;
           }
           if (currency.empty()) currency = row.amount->currency;
-          const int64_t time_us = Micros(*row.time);
-          const int64_t amount = row.amount->micros;
-          std::optional<int64_t> cost;
-          if (row.cost) {
-            cost = row.cost->micros;
-          } else if (row.margin) {
-            cost = amount - static_cast<int64_t>(std::llround(
-                                static_cast<double>(amount) * *row.margin));
-          }
-          insert.bind(1, row.id);
-          insert.bind(2, row.customer_id);
-          insert.bind(3, static_cast<int64_t>(time_us));
-          insert.bind(4, static_cast<int64_t>(amount));
-          BindOptionalMicros(insert, 5, cost);
-          insert.bind(6, row.quantity);
-          insert.bind(7, row.order_id);
-          insert.bind(8, row.product);
-          insert.bind(9, row.category);
-          insert.bind(10, row.channel);
-          const int inserted = insert.exec();
-          insert.reset();
-          if (inserted == 0) {
+          claim.bind(1, row.id);
+          const int claimed = claim.exec();
+          claim.reset();
+          if (claimed == 0) {
             ++result.duplicates;
             continue;
           }
           ++result.accepted;
-          any_cost = any_cost || cost.has_value();
-          CustomerDelta& c = customers[row.customer_id];
-          ++c.transactions;
-          c.revenue += amount;
-          if (amount < 0) c.returns += amount;
-          if (cost) c.profit += amount - *cost;
-          const bool purchase = amount > 0;
-          if (purchase) {
-            c.first_purchase_us =
-                std::min(c.first_purchase_us.value_or(time_us), time_us);
-            c.last_purchase_us =
-                std::max(c.last_purchase_us.value_or(time_us), time_us);
+          stored.id = row.id;
+          stored.customer_id = row.customer_id;
+          stored.time_us = Micros(*row.time);
+          stored.amount_micros = row.amount->micros;
+          stored.cost_micros.reset();
+          if (row.cost) {
+            stored.cost_micros = row.cost->micros;
+          } else if (row.margin) {
+            stored.cost_micros =
+                stored.amount_micros -
+                static_cast<int64_t>(std::llround(
+                    static_cast<double>(stored.amount_micros) * *row.margin));
           }
-          const int64_t day_number = DayOf(time_us);
-          LineDelta& day = days[{day_number, row.customer_id}];
-          day.amount += amount;
-          day.purchase_lines += purchase ? 1 : 0;
-          if (cost) day.profit += amount - *cost;
-          // Orders and order-less transactions live in separate key spaces
-          // ("o:" / "t:"), so a transaction id never collides with an order.
-          order_keys.push_back(row.order_id.empty()
-                                   ? absl::StrCat("t:", row.id)
-                                   : absl::StrCat("o:", row.order_id));
-          LineDelta& order = orders[{order_keys.back(), row.customer_id}];
-          order.amount += amount;
-          order.purchase_lines += purchase ? 1 : 0;
-          if (purchase) {
-            order.first_purchase_day =
-                std::min(order.first_purchase_day, day_number);
+          stored.quantity = row.quantity;
+          stored.order_id = row.order_id;
+          stored.product = row.product;
+          stored.category = row.category;
+          stored.channel = row.channel;
+          AppendTransaction(stored, &body);
+          any_cost = any_cost || stored.cost_micros.has_value();
+          if (seen.insert(row.customer_id).second) {
+            customer_ids.push_back(row.customer_id);
           }
         }
         result.rejected = static_cast<int>(result.rejections.size());
-
-        std::vector<std::string> ids;
-        ids.reserve(customers.size());
-        for (const auto& [id, delta] : customers) ids.emplace_back(id);
-        result.customers_created = EnsureCustomers(*db_, ids, now_);
-
-        // Orders first: an order that becomes a purchase is counted on the
-        // day of its earliest purchase line in this batch (a day whose
-        // delta exists, since that line is in the batch).
-        SQLite::Statement order_upsert(
-            *db_,
-            "INSERT INTO customer_orders(customer_id, order_id, amount_micros, "
-            "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(order_id, "
-            "customer_id) DO UPDATE SET amount_micros = amount_micros + "
-            "excluded.amount_micros, purchase_lines = purchase_lines + "
-            "excluded.purchase_lines RETURNING purchase_lines");
-        using OrderKey = std::pair<absl::string_view, absl::string_view>;
-        ApplyLineDeltas(
-            order_upsert, orders,
-            [](SQLite::Statement& s, const OrderKey& key, const LineDelta&) {
-              s.bind(1, std::string(key.second));
-              s.bind(2, std::string(key.first));
-            },
-            [&](const OrderKey& key, const LineDelta& delta) {
-              ++customers[key.second].new_orders;
-              ++days[{delta.first_purchase_day, key.second}].orders;
-            });
-        SQLite::Statement day_upsert(
-            *db_,
-            "INSERT INTO customer_days(customer_id, day, amount_micros, "
-            "purchase_lines, profit_micros, orders) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(day, customer_id) DO UPDATE SET amount_micros = "
-            "amount_micros + excluded.amount_micros, purchase_lines = "
-            "purchase_lines + excluded.purchase_lines, profit_micros = "
-            "profit_micros + excluded.profit_micros, orders = orders + "
-            "excluded.orders RETURNING purchase_lines");
-        using DayKey = std::pair<int64_t, absl::string_view>;
-        ApplyLineDeltas(
-            day_upsert, days,
-            [](SQLite::Statement& s, const DayKey& key, const LineDelta& d) {
-              s.bind(1, std::string(key.second));
-              s.bind(2, static_cast<int64_t>(key.first));
-              s.bind(5, static_cast<int64_t>(d.profit));
-              s.bind(6, static_cast<int64_t>(d.orders));
-            },
-            [&](const DayKey& key, const LineDelta&) {
-              ++customers[key.second].new_days;
-            });
-
-        SQLite::Statement update(
-            *db_,
-            "UPDATE customers SET transaction_count = transaction_count + ?1, "
-            "revenue_micros = revenue_micros + ?2, "
-            "returns_micros = returns_micros + ?3, "
-            "profit_micros = profit_micros + ?4, "
-            "order_count = order_count + ?5, "
-            "purchase_day_count = purchase_day_count + ?6, "
-            "first_purchase_us = min(coalesce(first_purchase_us, ?7), "
-            "coalesce(?7, first_purchase_us)), "
-            "last_purchase_us = max(coalesce(last_purchase_us, ?8), "
-            "coalesce(?8, last_purchase_us)) WHERE id = ?9");
-        for (const auto& [id, d] : customers) {
-          update.bind(1, static_cast<int64_t>(d.transactions));
-          update.bind(2, static_cast<int64_t>(d.revenue));
-          update.bind(3, static_cast<int64_t>(d.returns));
-          update.bind(4, static_cast<int64_t>(d.profit));
-          update.bind(5, static_cast<int64_t>(d.new_orders));
-          update.bind(6, static_cast<int64_t>(d.new_days));
-          BindOptionalMicros(update, 7, d.first_purchase_us);
-          BindOptionalMicros(update, 8, d.last_purchase_us);
-          update.bind(9, std::string(id));
-          update.exec();
-          update.reset();
-        }
+        result.customers_created = EnsureCustomers(
+            *db_, customer_ids, now_,
+            state_ == nullptr ? nullptr : &state_->known_customers, &checked);
         if (currency != original_currency) WriteCurrency(*db_, currency);
         if (result.accepted > 0) {
+          SQLite::Statement append(
+              *db_, "INSERT INTO transaction_batches(seq, body) VALUES (?, ?)");
+          append.bind(1, static_cast<int64_t>(batch));
+          append.bindNoCopy(2, body.data(), static_cast<int>(body.size()));
+          append.exec();
           // What customer-value models and scoring need to know without a
           // scan: when transactions last changed, and whether any carries a
           // cost (profit is then meaningful).
@@ -700,10 +858,52 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
                 "INSERT OR IGNORE INTO tenant_meta(key, value) VALUES "
                 "('has_cost', '1')");
           }
+          // Without tenant state nothing folds later: fold now, in this
+          // transaction.
+          if (state_ == nullptr) {
+            while (true) {
+              CUSTRA_ASSIGN_OR_RETURN(int64_t folded,
+                                      FoldChunk(*db_, kFoldChunkRows));
+              if (folded == 0) break;
+            }
+          }
         }
         Remember(*db_, key, EncodeIngestResult(result), now_);
         txn.commit();
         return result;
+      });
+  if (result.ok() && state_ != nullptr) {
+    Remember(state_, checked);
+    if (result->accepted > 0 && !result->replayed) {
+      state_->fold_pending = true;
+      state_->last_append = absl::Now();
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<int64_t> FoldPendingTransactions(SQLite::Database& db,
+                                                int64_t chunk_rows) {
+  return CatchSqlite("folding transactions", [&]() -> absl::StatusOr<int64_t> {
+    int64_t total = 0;
+    while (true) {
+      SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
+      CUSTRA_ASSIGN_OR_RETURN(int64_t folded, FoldChunk(db, chunk_rows));
+      txn.commit();
+      if (folded == 0) return total;
+      total += folded;
+    }
+  });
+}
+
+absl::StatusOr<bool> HasPendingTransactions(SQLite::Database& db) {
+  return CatchSqlite(
+      "checking for unfolded transactions", [&]() -> absl::StatusOr<bool> {
+        const int64_t last = db.execAndGet(
+                                   "SELECT coalesce(max(seq), 0) FROM "
+                                   "transaction_batches")
+                                 .getInt64();
+        return last > FoldedBatch(db);
       });
 }
 
@@ -760,7 +960,11 @@ absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
           }
         }
         result.rejected = static_cast<int>(result.rejections.size());
-        result.customers_created = EnsureCustomers(*db_, customer_ids, now_);
+        std::vector<absl::string_view> ids(customer_ids.begin(),
+                                           customer_ids.end());
+        std::vector<absl::string_view> checked;
+        result.customers_created =
+            EnsureCustomers(*db_, ids, now_, nullptr, &checked);
         Remember(*db_, key, EncodeIngestResult(result), now_);
         txn.commit();
         return result;
@@ -1066,6 +1270,8 @@ absl::StatusOr<std::vector<CustomerRecord>> IngestionStore::ListCustomers(
 
 absl::StatusOr<IngestionStore::DeleteCounts> IngestionStore::DeleteCustomer(
     absl::string_view id) {
+  // Forgetting an id is always safe (the cache is re-checked).
+  if (state_ != nullptr) state_->known_customers.erase(id);
   return CatchSqlite(
       "deleting customer", [&]() -> absl::StatusOr<DeleteCounts> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -1081,8 +1287,8 @@ absl::StatusOr<IngestionStore::DeleteCounts> IngestionStore::DeleteCustomer(
           s.bind(1, std::string(id));
           return s.exec();
         };
-        counts.transactions =
-            erase("DELETE FROM transactions WHERE customer_id = ?");
+        CUSTRA_ASSIGN_OR_RETURN(counts.transactions,
+                                EraseCustomerTransactions(*db_, id));
         counts.interactions =
             erase("DELETE FROM interactions WHERE customer_id = ?");
         erase("DELETE FROM customer_days WHERE customer_id = ?");

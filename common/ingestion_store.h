@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/ingestion_types.h"
+#include "common/transaction_log.h"
 
 namespace custra {
 
@@ -59,6 +60,18 @@ struct InteractionFilter {
 absl::StatusOr<InteractionFilter> ParseInteractionFilter(
     absl::string_view filter);
 
+// Rows folded per database transaction (bounds a fold's memory).
+inline constexpr int64_t kFoldChunkRows = 250'000;
+
+// Folds every batch of the transaction log not yet reflected in the
+// aggregates (see common/transaction_log.h), one database transaction per
+// chunk of about `chunk_rows` rows. Returns the rows folded.
+absl::StatusOr<int64_t> FoldPendingTransactions(
+    SQLite::Database& db, int64_t chunk_rows = kFoldChunkRows);
+
+// Whether the log holds batches not yet folded.
+absl::StatusOr<bool> HasPendingTransactions(SQLite::Database& db);
+
 // Reads and writes one tenant's customers, transactions and interactions.
 //
 // Not thread-safe: use it inside a TenantDatabase::Session, which gives
@@ -66,8 +79,12 @@ absl::StatusOr<InteractionFilter> ParseInteractionFilter(
 // runs one database transaction: on error nothing of the batch is written.
 class IngestionStore {
  public:
-  explicit IngestionStore(SQLite::Database* db, absl::Time now = absl::Now())
-      : db_(db), now_(now) {}
+  // With `state` (the tenant's, from its Session), a transaction import only
+  // appends to the log and the aggregates follow when the log is folded;
+  // without it, RecordTransactions folds before it returns.
+  explicit IngestionStore(SQLite::Database* db, absl::Time now = absl::Now(),
+                          IngestionState* state = nullptr)
+      : db_(db), now_(now), state_(state) {}
 
   // Writes the valid rows of a batch of transactions and updates the
   // aggregates of the customers they touch. A row whose id exists already
@@ -121,6 +138,7 @@ class IngestionStore {
  private:
   SQLite::Database* db_;
   absl::Time now_;
+  IngestionState* state_;
 };
 
 }  // namespace custra

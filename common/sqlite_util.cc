@@ -94,6 +94,7 @@ absl::StatusOr<int> Migrate(SQLite::Database& db,
       if (m.version <= version) continue;
       SQLite::Transaction txn(db);
       db.exec(std::string(m.sql));
+      if (m.apply != nullptr) m.apply(db);
       db.exec(absl::StrCat("PRAGMA user_version=", m.version));
       txn.commit();
       version = m.version;

@@ -68,6 +68,8 @@ struct Migration {
   int version;
   absl::string_view description;
   absl::string_view sql;
+  // Run after `sql`, in the same transaction, for what SQL cannot express.
+  void (*apply)(SQLite::Database& db) = nullptr;
 };
 
 // Applies, each in its own transaction, every migration newer than the

@@ -2,11 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <iostream>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/ingestion_store.h"
 #include "common/status_macros.h"
 #include "common/tenant_id.h"
 #include "common/tenant_schema.h"
@@ -30,6 +32,58 @@ int64_t FileSizeOrZero(const fs::path& path) {
 
 }  // namespace
 
+void TenantDatabase::FoldIfPending() {
+  if (!ingestion_.fold_pending.has_value()) {
+    absl::StatusOr<bool> pending = HasPendingTransactions(*db_);
+    if (!pending.ok()) {
+      std::cerr << "tenant " << tenant_id_ << ": " << pending.status() << "\n";
+      return;
+    }
+    ingestion_.fold_pending = *pending;
+  }
+  if (!*ingestion_.fold_pending) return;
+  absl::StatusOr<int64_t> folded = FoldPendingTransactions(*db_);
+  if (!folded.ok()) {
+    std::cerr << "tenant " << tenant_id_ << ": " << folded.status() << "\n";
+    return;
+  }
+  ingestion_.fold_pending = false;
+}
+
+void TenantDatabase::FoldIfIdle(absl::Duration quiet) {
+  if (!mu_.TryLock()) return;
+  if (ingestion_.fold_pending.value_or(true) &&
+      absl::Now() - ingestion_.last_append >= quiet) {
+    FoldIfPending();
+  }
+  mu_.Unlock();
+}
+
+TenantDatabase::~TenantDatabase() {
+  absl::MutexLock lock(&mu_);
+  if (db_ != nullptr) FoldIfPending();
+}
+
+TenantRegistry::~TenantRegistry() {
+  stop_folding_.Notify();
+  if (folder_.joinable()) folder_.join();
+}
+
+void TenantRegistry::FoldQuietTenants() {
+  while (
+      !stop_folding_.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
+    std::vector<std::shared_ptr<TenantDatabase>> open;
+    {
+      absl::MutexLock lock(&mu_);
+      open.reserve(open_.size());
+      for (const auto& [id, entry] : open_) open.push_back(entry.database);
+    }
+    for (const auto& database : open) {
+      database->FoldIfIdle(options_.fold_when_quiet);
+    }
+  }
+}
+
 absl::StatusOr<std::unique_ptr<TenantRegistry>> TenantRegistry::Open(
     TenantRegistryOptions options) {
   if (options.data_dir.empty()) {
@@ -45,8 +99,15 @@ absl::StatusOr<std::unique_ptr<TenantRegistry>> TenantRegistry::Open(
                                             options.data_dir.string(),
                                             "/tenants: ", ec.message()));
   }
-  return std::unique_ptr<TenantRegistry>(
-      new TenantRegistry(std::move(options)));
+  const bool fold_in_background =
+      options.fold_when_quiet > absl::ZeroDuration();
+  auto registry =
+      std::unique_ptr<TenantRegistry>(new TenantRegistry(std::move(options)));
+  if (fold_in_background) {
+    registry->folder_ =
+        std::thread([r = registry.get()] { r->FoldQuietTenants(); });
+  }
+  return registry;
 }
 
 fs::path TenantRegistry::PathOf(absl::string_view id) const {

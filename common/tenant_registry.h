@@ -6,6 +6,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -14,7 +15,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "common/sqlite_util.h"
+#include "common/transaction_log.h"
 
 namespace custra {
 
@@ -29,31 +33,50 @@ class TenantDatabase {
       : tenant_id_(std::move(tenant_id)), db_(std::move(db)) {}
   TenantDatabase(const TenantDatabase&) = delete;
   TenantDatabase& operator=(const TenantDatabase&) = delete;
+  // Folds what is pending before the connection closes.
+  ~TenantDatabase();
 
   const std::string& tenant_id() const { return tenant_id_; }
+
+  // What a Session is for. kRead sessions (every call but transaction
+  // imports) first fold the transaction log, so the aggregates they read
+  // include every acknowledged row; kAppend sessions only append to it.
+  enum class Purpose { kRead, kAppend };
 
   // Exclusive use of the connection for the Session's lifetime.
   class ABSL_SCOPED_LOCKABLE Session {
    public:
-    explicit Session(TenantDatabase* tenant)
+    explicit Session(TenantDatabase* tenant, Purpose purpose = Purpose::kRead)
         ABSL_EXCLUSIVE_LOCK_FUNCTION(tenant->mu_)
         : tenant_(tenant) {
       tenant_->mu_.Lock();
+      if (purpose == Purpose::kRead) tenant_->FoldIfPending();
     }
     ~Session() ABSL_UNLOCK_FUNCTION() { tenant_->mu_.Unlock(); }
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
     SQLite::Database& db() { return *tenant_->db_; }
+    IngestionState* ingestion_state() { return &tenant_->ingestion_; }
 
    private:
     TenantDatabase* tenant_;
   };
 
+  // Folds pending transaction batches if the tenant is free and no batch
+  // was appended for `quiet`; for a background thread (never waits for the
+  // tenant's mutex).
+  void FoldIfIdle(absl::Duration quiet) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
+  // A failed fold is logged and retried by the next session; its readers
+  // see the aggregates as of the last fold.
+  void FoldIfPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const std::string tenant_id_;
   absl::Mutex mu_;
   std::unique_ptr<SQLite::Database> db_ ABSL_PT_GUARDED_BY(mu_);
+  IngestionState ingestion_ ABSL_GUARDED_BY(mu_);
 };
 
 struct TenantRegistryOptions {
@@ -64,6 +87,9 @@ struct TenantRegistryOptions {
   // be exceeded only while more tenants than this have calls in flight.
   size_t max_open = 256;
   SqliteOptions sqlite;
+  // A tenant whose transaction imports pause this long has its log folded
+  // in the background (zero: only when read or closed).
+  absl::Duration fold_when_quiet = absl::Seconds(1);
 };
 
 // Finds, opens, creates and removes tenant databases.
@@ -80,6 +106,7 @@ class TenantRegistry {
 
   TenantRegistry(const TenantRegistry&) = delete;
   TenantRegistry& operator=(const TenantRegistry&) = delete;
+  ~TenantRegistry();
 
   // The tenant's database, opened (and migrated) if it is not open yet.
   // INVALID_ARGUMENT for a bad id; NOT_FOUND (reason TENANT_NOT_FOUND) when
@@ -138,7 +165,12 @@ class TenantRegistry {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Background folding of quiet tenants' transaction logs.
+  void FoldQuietTenants() ABSL_LOCKS_EXCLUDED(mu_);
+
   const TenantRegistryOptions options_;
+  absl::Notification stop_folding_;
+  std::thread folder_;
 
   struct Entry {
     std::shared_ptr<TenantDatabase> database;

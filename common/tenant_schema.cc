@@ -1,7 +1,75 @@
 #include "common/tenant_schema.h"
 
+#include <string>
+
+#include "common/transaction_log.h"
+
 namespace custra {
 namespace {
+
+// Migration 7: the rows of the transactions table become the transaction
+// log (common/transaction_log.h), in batches of kLogBatchRows in their
+// original order. They are all reflected in the aggregates already: the
+// fold watermark is set past them.
+constexpr int kLogBatchRows = 10000;
+
+void MoveTransactionsToLog(SQLite::Database& db) {
+  int64_t seq = 0;
+  {
+    SQLite::Statement select(
+        db,
+        "SELECT id, customer_id, time_us, amount_micros, cost_micros, "
+        "quantity, order_id, product, category, channel FROM transactions "
+        "ORDER BY rowid");
+    SQLite::Statement append(
+        db, "INSERT INTO transaction_batches(seq, body) VALUES (?, ?)");
+    SQLite::Statement claim(
+        db, "INSERT INTO transaction_ids(id, batch) VALUES (?, ?)");
+    std::string body;
+    int rows = 0;
+    auto flush = [&] {
+      if (rows == 0) return;
+      append.bind(1, static_cast<int64_t>(++seq));
+      append.bind(2, body.data(), static_cast<int>(body.size()));
+      append.exec();
+      append.reset();
+      body.clear();
+      rows = 0;
+    };
+    StoredTransaction row;
+    while (select.executeStep()) {
+      row.id = select.getColumn(0).getString();
+      row.customer_id = select.getColumn(1).getString();
+      row.time_us = select.getColumn(2).getInt64();
+      row.amount_micros = select.getColumn(3).getInt64();
+      row.cost_micros.reset();
+      if (!select.getColumn(4).isNull()) {
+        row.cost_micros = select.getColumn(4).getInt64();
+      }
+      row.quantity = select.getColumn(5).getDouble();
+      row.order_id = select.getColumn(6).getString();
+      row.product = select.getColumn(7).getString();
+      row.category = select.getColumn(8).getString();
+      row.channel = select.getColumn(9).getString();
+      AppendTransaction(row, &body);
+      claim.bind(1, row.id);
+      claim.bind(2, static_cast<int64_t>(seq + 1));
+      claim.exec();
+      claim.reset();
+      if (++rows == kLogBatchRows) flush();
+    }
+    flush();
+  }
+  if (seq > 0) {
+    SQLite::Statement watermark(
+        db,
+        "INSERT OR REPLACE INTO tenant_meta(key, value) VALUES "
+        "('folded_batch', ?)");
+    watermark.bind(1, std::to_string(seq));
+    watermark.exec();
+  }
+  db.exec("DROP TABLE transactions");
+}
 
 constexpr Migration kTenantMigrations[] = {
     {1, "tenant metadata", R"sql(
@@ -241,6 +309,21 @@ CREATE TABLE sales_activities (
 CREATE INDEX sales_activities_by_customer
   ON sales_activities(customer_id, occur_time_us);
 )sql"},
+    // Transactions move from a table (a row plus an index entry per
+    // transaction) to an append-only log of batches (a blob per batch plus
+    // an index entry per transaction) that the aggregates are folded from:
+    // see common/transaction_log.h.
+    {7, "transaction log", R"sql(
+CREATE TABLE transaction_batches (
+  seq INTEGER PRIMARY KEY,
+  body BLOB NOT NULL
+);
+CREATE TABLE transaction_ids (
+  id TEXT PRIMARY KEY,
+  batch INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+     MoveTransactionsToLog},
 };
 
 }  // namespace

@@ -41,8 +41,10 @@ absl::StatusOr<IngestResult> RecordTransactionBatch(
   std::vector<TransactionRow> rows;
   rows.reserve(transactions.size());
   for (const v1::Transaction& t : transactions) rows.push_back(FromProto(t));
-  TenantDatabase::Session session(call.database.get());
-  return IngestionStore(&session.db()).RecordTransactions(request_id, rows);
+  TenantDatabase::Session session(call.database.get(),
+                                  TenantDatabase::Purpose::kAppend);
+  return IngestionStore(&session.db(), absl::Now(), session.ingestion_state())
+      .RecordTransactions(request_id, rows);
 }
 
 absl::StatusOr<CustomerBatchResult> UpsertCustomerBatch(
@@ -186,9 +188,10 @@ grpc::Status IngestionServiceImpl::DeleteCustomer(
         if (request->id().empty())
           return InvalidFieldError("id", "is required");
         TenantDatabase::Session session(call.database.get());
-        CUSTRA_ASSIGN_OR_RETURN(
-            IngestionStore::DeleteCounts counts,
-            IngestionStore(&session.db()).DeleteCustomer(request->id()));
+        CUSTRA_ASSIGN_OR_RETURN(IngestionStore::DeleteCounts counts,
+                                IngestionStore(&session.db(), absl::Now(),
+                                               session.ingestion_state())
+                                    .DeleteCustomer(request->id()));
         response->set_deleted_transaction_count(counts.transactions);
         response->set_deleted_interaction_count(counts.interactions);
         return absl::OkStatus();
