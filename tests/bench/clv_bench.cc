@@ -121,15 +121,28 @@ SummaryData SimulateDaily(int64_t customers, uint64_t seed) {
   return data;
 }
 
-// FitCountModel's first start for the BG family: r = 1, alpha = sum(T) /
-// sum(x), a = 1, b = 3 (see clv_models.cc).
+// FitCountModel's first start for the BG family (see clv_models.cc):
+// alpha = r sum(T) / sum(x), a = 1, b = 3, with r the NBD moment estimate
+// m^2 sum(T^2) / (sum((x - m T)^2) - m sum(T)), m = sum(x) / sum(T)
+// (1 when that is not positive, clamped to [0.01, 100]).
 std::vector<double> FirstStart(const SummaryData& data) {
   double sum_x = 0, sum_T = 0;
   for (size_t i = 0; i < data.size(); ++i) {
     sum_x += data.WeightAt(i) * data.x[i];
     sum_T += data.WeightAt(i) * data.T[i];
   }
-  return {1, sum_T / sum_x, 1, 3};
+  const double m = sum_x / sum_T;
+  double sum_squares = 0, sum_T2 = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const double deviation = data.x[i] - m * data.T[i];
+    sum_squares += data.WeightAt(i) * deviation * deviation;
+    sum_T2 += data.WeightAt(i) * data.T[i] * data.T[i];
+  }
+  const double excess = sum_squares - m * sum_T;
+  double r = m * m * sum_T2 / excess;
+  if (!(excess > 0) || !std::isfinite(r) || !(r > 0)) r = 1;
+  r = std::clamp(r, 1e-2, 1e2);
+  return {r, r / m, 1, 3};
 }
 
 std::string WriteRows(const SummaryData& compressed) {
