@@ -791,7 +791,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
         std::string body;
         std::vector<absl::string_view> customer_ids;  // Distinct.
         absl::flat_hash_set<absl::string_view> seen;
-        StoredTransaction stored;
+        body.reserve(64 * rows.size());
         for (size_t i = 0; i < rows.size(); ++i) {
           const TransactionRow& row = rows[i];
           if (auto error = ValidateTransaction(row, currency, now_)) {
@@ -800,7 +800,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             continue;
           }
           if (currency.empty()) currency = row.amount->currency;
-          claim.bind(1, row.id);
+          claim.bindNoCopy(1, row.id);
           const int claimed = claim.exec();
           claim.reset();
           if (claimed == 0) {
@@ -808,11 +808,16 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             continue;
           }
           ++result.accepted;
-          stored.id = row.id;
-          stored.customer_id = row.customer_id;
-          stored.time_us = Micros(*row.time);
-          stored.amount_micros = row.amount->micros;
-          stored.cost_micros.reset();
+          TransactionView stored{.id = row.id,
+                                 .customer_id = row.customer_id,
+                                 .time_us = Micros(*row.time),
+                                 .amount_micros = row.amount->micros,
+                                 .cost_micros = std::nullopt,
+                                 .quantity = row.quantity,
+                                 .order_id = row.order_id,
+                                 .product = row.product,
+                                 .category = row.category,
+                                 .channel = row.channel};
           if (row.cost) {
             stored.cost_micros = row.cost->micros;
           } else if (row.margin) {
@@ -821,11 +826,6 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
                 static_cast<int64_t>(std::llround(
                     static_cast<double>(stored.amount_micros) * *row.margin));
           }
-          stored.quantity = row.quantity;
-          stored.order_id = row.order_id;
-          stored.product = row.product;
-          stored.category = row.category;
-          stored.channel = row.channel;
           AppendTransaction(stored, &body);
           any_cost = any_cost || stored.cost_micros.has_value();
           if (seen.insert(row.customer_id).second) {

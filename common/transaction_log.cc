@@ -101,6 +101,14 @@ bool GetRow(Reader& in, StoredTransaction* row) {
 }  // namespace
 
 void AppendTransaction(const StoredTransaction& row, std::string* body) {
+  AppendTransaction(
+      TransactionView{row.id, row.customer_id, row.time_us, row.amount_micros,
+                      row.cost_micros, row.quantity, row.order_id, row.product,
+                      row.category, row.channel},
+      body);
+}
+
+void AppendTransaction(const TransactionView& row, std::string* body) {
   if (body->empty()) body->append(kBatchMagic.data(), kBatchMagic.size());
   PutBytes(row.id, body);
   PutBytes(row.customer_id, body);

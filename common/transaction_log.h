@@ -48,9 +48,24 @@ struct StoredTransaction {
                          const StoredTransaction&) = default;
 };
 
-// Appends the encoding of `row` to `body`, a batch being built; a batch is
+// A StoredTransaction whose text fields view another row's.
+struct TransactionView {
+  absl::string_view id;
+  absl::string_view customer_id;
+  int64_t time_us = 0;
+  int64_t amount_micros = 0;
+  std::optional<int64_t> cost_micros;
+  double quantity = 0;
+  absl::string_view order_id;
+  absl::string_view product;
+  absl::string_view category;
+  absl::string_view channel;
+};
+
+// Appends the encoding of a row to `body`, a batch being built; a batch is
 // kBatchMagic followed by encoded rows.
 inline constexpr absl::string_view kBatchMagic = "CTB1";
+void AppendTransaction(const TransactionView& row, std::string* body);
 void AppendTransaction(const StoredTransaction& row, std::string* body);
 
 // The rows of an encoded batch; DATA_LOSS if the blob is not one.
