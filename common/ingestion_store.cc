@@ -1,11 +1,14 @@
 #include "common/ingestion_store.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -282,40 +285,29 @@ struct CustomerDelta {
   std::optional<int64_t> first_purchase_us;
   std::optional<int64_t> last_purchase_us;
 };
+// One customer day.
 struct LineDelta {
   int64_t amount = 0;
   int64_t purchase_lines = 0;
-  int64_t profit = 0;  // customer_days only.
-  int64_t orders = 0;  // customer_days only: orders that became purchases.
-  // customer_orders only: the earliest day of the order's purchase lines in
-  // this set, the day an order that becomes a purchase is counted on.
-  int64_t first_purchase_day = INT64_MAX;
+  int64_t profit = 0;
+  int64_t orders = 0;  // Orders that became purchases, counted on this day.
 };
 
-// Applies summed line deltas to customer_days or customer_orders (keys end
-// with the customer id) and calls `became_purchase` for each key that became
-// a purchase (purchase_lines went from 0 to > 0).
-template <typename Key, typename BindKey, typename OnPurchase>
-void ApplyLineDeltas(SQLite::Statement& upsert,
-                     const absl::btree_map<Key, LineDelta>& deltas,
-                     BindKey bind_key, OnPurchase became_purchase) {
-  for (const auto& [key, delta] : deltas) {
-    bind_key(upsert, key, delta);
-    upsert.bind(3, static_cast<int64_t>(delta.amount));
-    upsert.bind(4, static_cast<int64_t>(delta.purchase_lines));
-    int64_t after = 0;
-    if (upsert.executeStep()) after = upsert.getColumn(0).getInt64();
-    upsert.reset();
-    if (delta.purchase_lines > 0 && after == delta.purchase_lines) {
-      became_purchase(key, delta);
-    }
-  }
+// The entries of a hash map, ordered by key.
+template <typename Map>
+std::vector<typename Map::value_type*> SortedEntries(Map& map) {
+  std::vector<typename Map::value_type*> entries;
+  entries.reserve(map.size());
+  for (auto& entry : map) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  return entries;
 }
 
 // What a set of stored transactions changes in the per-customer aggregates
 // and the per-day and per-order rollups. Keys view the rows, which must
-// outlive it. Ordered maps: Apply then walks each B-tree in key order,
-// which keeps SQLite's cursor on neighbouring pages.
+// outlive it. Changes are summed in hash maps and written in key order, so
+// that SQLite's cursor walks each B-tree from one end to the other.
 class AggregateDeltas {
  public:
   void Add(const StoredTransaction& row) {
@@ -338,63 +330,77 @@ class AggregateDeltas {
     day.amount += amount;
     day.purchase_lines += purchase ? 1 : 0;
     if (cost) day.profit += amount - *cost;
-    // Orders and order-less transactions live in separate key spaces
-    // ("o:" / "t:"), so a transaction id never collides with an order.
-    order_keys_.push_back(row.order_id.empty()
-                              ? absl::StrCat("t:", row.id)
-                              : absl::StrCat("o:", row.order_id));
-    LineDelta& order = orders_[{order_keys_.back(), row.customer_id}];
-    order.amount += amount;
-    order.purchase_lines += purchase ? 1 : 0;
     if (purchase) {
-      order.first_purchase_day = std::min(order.first_purchase_day, day_number);
+      // Orders and order-less transactions live in separate key spaces
+      // ("o:" / "t:"), so a transaction id never collides with an order.
+      const bool own_order = row.order_id.empty();
+      int64_t& first_day =
+          orders_
+              .try_emplace(
+                  OrderKey{own_order ? 't' : 'o',
+                           own_order ? row.id : row.order_id, row.customer_id},
+                  INT64_MAX)
+              .first->second;
+      first_day = std::min(first_day, day_number);
     }
   }
 
   // Writes the changes; the customers exist (an import creates them).
   void Apply(SQLite::Database& db) {
-    // Orders first: an order that becomes a purchase is counted on the day
-    // of its earliest purchase line in this set (a day whose delta exists,
-    // since that line is in the set).
-    SQLite::Statement order_upsert(
+    // Orders first. customer_orders holds the orders that are purchases: an
+    // order inserted here became one, and is counted on the day of its
+    // earliest purchase line in this set (a day whose delta exists).
+    SQLite::Statement order_insert(db,
+                                   "INSERT OR IGNORE INTO customer_orders("
+                                   "order_id, customer_id) VALUES (?, ?)");
+    std::string order_text;
+    for (const auto* entry : SortedEntries(orders_)) {
+      const OrderKey& key = entry->first;
+      order_text.assign(1, key.space);
+      absl::StrAppend(&order_text, ":", key.id);
+      order_insert.bindNoCopy(1, order_text);
+      order_insert.bind(2, std::string(key.customer));
+      if (order_insert.exec() == 1) {
+        ++customers_[key.customer].new_orders;
+        ++days_[{entry->second, key.customer}].orders;
+      }
+      order_insert.reset();
+    }
+    // Days: a new row, or added to an existing one; a day became a purchase
+    // day when its purchase lines were 0 before.
+    SQLite::Statement day_insert(
         db,
-        "INSERT INTO customer_orders(customer_id, order_id, amount_micros, "
-        "purchase_lines) VALUES (?, ?, ?, ?) ON CONFLICT(order_id, "
-        "customer_id) DO UPDATE SET amount_micros = amount_micros + "
-        "excluded.amount_micros, purchase_lines = purchase_lines + "
-        "excluded.purchase_lines RETURNING purchase_lines");
-    using OrderKey = std::pair<absl::string_view, absl::string_view>;
-    ApplyLineDeltas(
-        order_upsert, orders_,
-        [](SQLite::Statement& s, const OrderKey& key, const LineDelta&) {
-          s.bind(1, std::string(key.second));
-          s.bind(2, std::string(key.first));
-        },
-        [&](const OrderKey& key, const LineDelta& delta) {
-          ++customers_[key.second].new_orders;
-          ++days_[{delta.first_purchase_day, key.second}].orders;
-        });
-    SQLite::Statement day_upsert(
+        "INSERT OR IGNORE INTO customer_days(customer_id, day, amount_micros, "
+        "purchase_lines, profit_micros, orders) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "?6)");
+    SQLite::Statement day_add(
         db,
-        "INSERT INTO customer_days(customer_id, day, amount_micros, "
-        "purchase_lines, profit_micros, orders) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(day, customer_id) DO UPDATE SET amount_micros = "
-        "amount_micros + excluded.amount_micros, purchase_lines = "
-        "purchase_lines + excluded.purchase_lines, profit_micros = "
-        "profit_micros + excluded.profit_micros, orders = orders + "
-        "excluded.orders RETURNING purchase_lines");
-    using DayKey = std::pair<int64_t, absl::string_view>;
-    ApplyLineDeltas(
-        day_upsert, days_,
-        [](SQLite::Statement& s, const DayKey& key, const LineDelta& d) {
-          s.bind(1, std::string(key.second));
-          s.bind(2, static_cast<int64_t>(key.first));
-          s.bind(5, static_cast<int64_t>(d.profit));
-          s.bind(6, static_cast<int64_t>(d.orders));
-        },
-        [&](const DayKey& key, const LineDelta&) {
-          ++customers_[key.second].new_days;
-        });
+        "UPDATE customer_days SET amount_micros = amount_micros + ?3, "
+        "purchase_lines = purchase_lines + ?4, profit_micros = profit_micros "
+        "+ ?5, orders = orders + ?6 WHERE day = ?2 AND customer_id = ?1 "
+        "RETURNING purchase_lines");
+    for (const auto* entry : SortedEntries(days_)) {
+      const auto& [day, customer] = entry->first;
+      const LineDelta& d = entry->second;
+      bool new_purchase_day = false;
+      for (SQLite::Statement* s : {&day_insert, &day_add}) {
+        s->bind(1, std::string(customer));
+        s->bind(2, static_cast<int64_t>(day));
+        s->bind(3, static_cast<int64_t>(d.amount));
+        s->bind(4, static_cast<int64_t>(d.purchase_lines));
+        s->bind(5, static_cast<int64_t>(d.profit));
+        s->bind(6, static_cast<int64_t>(d.orders));
+      }
+      if (day_insert.exec() == 1) {
+        new_purchase_day = d.purchase_lines > 0;
+      } else if (day_add.executeStep()) {
+        new_purchase_day = d.purchase_lines > 0 &&
+                           day_add.getColumn(0).getInt64() == d.purchase_lines;
+      }
+      day_insert.reset();
+      day_add.reset();
+      if (new_purchase_day) ++customers_[customer].new_days;
+    }
 
     SQLite::Statement update(
         db,
@@ -408,7 +414,8 @@ class AggregateDeltas {
         "coalesce(?7, first_purchase_us)), "
         "last_purchase_us = max(coalesce(last_purchase_us, ?8), "
         "coalesce(?8, last_purchase_us)) WHERE id = ?9");
-    for (const auto& [id, d] : customers_) {
+    for (const auto* entry : SortedEntries(customers_)) {
+      const CustomerDelta& d = entry->second;
       update.bind(1, static_cast<int64_t>(d.transactions));
       update.bind(2, static_cast<int64_t>(d.revenue));
       update.bind(3, static_cast<int64_t>(d.returns));
@@ -417,19 +424,36 @@ class AggregateDeltas {
       update.bind(6, static_cast<int64_t>(d.new_days));
       BindOptionalMicros(update, 7, d.first_purchase_us);
       BindOptionalMicros(update, 8, d.last_purchase_us);
-      update.bind(9, std::string(id));
+      update.bind(9, std::string(entry->first));
       update.exec();
       update.reset();
     }
   }
 
  private:
-  absl::btree_map<absl::string_view, CustomerDelta> customers_;
-  // Keys (day, customer) and (order, customer): the rollups' order.
-  absl::btree_map<std::pair<int64_t, absl::string_view>, LineDelta> days_;
-  absl::btree_map<std::pair<absl::string_view, absl::string_view>, LineDelta>
-      orders_;
-  std::deque<std::string> order_keys_;  // Owns the order keys (stable).
+  // An order: its key space ('o' for an order id, 't' for a transaction
+  // that is its own order), that id, and the customer. Ordered as the text
+  // key "<space>:<id>" of customer_orders, then the customer.
+  struct OrderKey {
+    char space;
+    absl::string_view id;
+    absl::string_view customer;
+    friend bool operator==(const OrderKey&, const OrderKey&) = default;
+    friend bool operator<(const OrderKey& a, const OrderKey& b) {
+      return std::tie(a.space, a.id, a.customer) <
+             std::tie(b.space, b.id, b.customer);
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const OrderKey& k) {
+      return H::combine(std::move(h), k.space, k.id, k.customer);
+    }
+  };
+
+  absl::flat_hash_map<absl::string_view, CustomerDelta> customers_;
+  // (day, customer): the order of customer_days' key.
+  absl::flat_hash_map<std::pair<int64_t, absl::string_view>, LineDelta> days_;
+  // Purchase orders -> the earliest day of their purchase lines.
+  absl::flat_hash_map<OrderKey, int64_t> orders_;
 };
 
 constexpr char kFoldedBatchKey[] = "folded_batch";

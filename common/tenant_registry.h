@@ -38,19 +38,21 @@ class TenantDatabase {
 
   const std::string& tenant_id() const { return tenant_id_; }
 
-  // What a Session is for. kRead sessions (every call but transaction
-  // imports) first fold the transaction log, so the aggregates they read
-  // include every acknowledged row; kAppend sessions only append to it.
-  enum class Purpose { kRead, kAppend };
+  // What a Session needs. kFolded (the default) first folds the tenant's
+  // transaction log, so the aggregates it reads include every acknowledged
+  // row; kAsIs leaves the log as it is, for calls that do not read the
+  // aggregates (transaction imports, which only append to the log, and the
+  // opportunity service).
+  enum class Purpose { kFolded, kAsIs };
 
   // Exclusive use of the connection for the Session's lifetime.
   class ABSL_SCOPED_LOCKABLE Session {
    public:
-    explicit Session(TenantDatabase* tenant, Purpose purpose = Purpose::kRead)
+    explicit Session(TenantDatabase* tenant, Purpose purpose = Purpose::kFolded)
         ABSL_EXCLUSIVE_LOCK_FUNCTION(tenant->mu_)
         : tenant_(tenant) {
       tenant_->mu_.Lock();
-      if (purpose == Purpose::kRead) tenant_->FoldIfPending();
+      if (purpose == Purpose::kFolded) tenant_->FoldIfPending();
     }
     ~Session() ABSL_UNLOCK_FUNCTION() { tenant_->mu_.Unlock(); }
     Session(const Session&) = delete;

@@ -312,8 +312,11 @@ CREATE INDEX sales_activities_by_customer
     // Transactions move from a table (a row plus an index entry per
     // transaction) to an append-only log of batches (a blob per batch plus
     // an index entry per transaction) that the aggregates are folded from:
-    // see common/transaction_log.h.
+    // see common/transaction_log.h. customer_orders now lists the orders
+    // that are purchases (its amount columns are no longer kept): orders
+    // with only returns so far leave it.
     {7, "transaction log", R"sql(
+DELETE FROM customer_orders WHERE purchase_lines <= 0;
 CREATE TABLE transaction_batches (
   seq INTEGER PRIMARY KEY,
   body BLOB NOT NULL

@@ -42,7 +42,7 @@ absl::StatusOr<IngestResult> RecordTransactionBatch(
   rows.reserve(transactions.size());
   for (const v1::Transaction& t : transactions) rows.push_back(FromProto(t));
   TenantDatabase::Session session(call.database.get(),
-                                  TenantDatabase::Purpose::kAppend);
+                                  TenantDatabase::Purpose::kAsIs);
   return IngestionStore(&session.db(), absl::Now(), session.ingestion_state())
       .RecordTransactions(request_id, rows);
 }

@@ -479,7 +479,8 @@ grpc::Status OpportunityServiceImpl::GetPipeline(
     grpc::ServerContext* context, const v1::GetPipelineRequest* /*request*/,
     v1::GetPipelineResponse* response) {
   return gate_->ServeTenantCall(*context, [&](TenantCall& call) {
-    TenantDatabase::Session session(call.database.get());
+    TenantDatabase::Session session(call.database.get(),
+                                    TenantDatabase::Purpose::kAsIs);
     OpportunityStore store(&session.db());
     return LoadPipeline(store, response->mutable_pipeline()).status();
   });
@@ -504,7 +505,8 @@ grpc::Status OpportunityServiceImpl::UpdatePipeline(
                              "' is not stages or default_stale_after_days"));
           }
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef old, LoadPipeline(store));
         PipelineDef next = old;
@@ -611,7 +613,8 @@ grpc::Status OpportunityServiceImpl::CreateOpportunity(
                                    "must not be in the future");
         }
         const std::string fingerprint = Digest({request->SerializeAsString()});
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         if (!request->request_id().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
@@ -683,7 +686,8 @@ grpc::Status OpportunityServiceImpl::GetOpportunity(
     v1::GetOpportunityResponse* response) {
   return gate_->ServeTenantCall(
       *context, [&](TenantCall& call) -> absl::Status {
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(
             *response->mutable_opportunity(),
@@ -703,7 +707,8 @@ grpc::Status OpportunityServiceImpl::ListOpportunities(
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
             DecodePageNumber("opportunities", digest, request->page_token()));
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,
                                 LoadDeals(store, request->filter()));
@@ -732,7 +737,8 @@ grpc::Status OpportunityServiceImpl::UpdateOpportunity(
                                                        "close_reason",
                                                        "man_assessment",
                                                        "notes"};
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(
             v1::Opportunity o,
@@ -758,7 +764,8 @@ grpc::Status OpportunityServiceImpl::DeleteOpportunity(
         if (request->opportunity_id().empty()) {
           return InvalidFieldError("opportunity_id", "is required");
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         return store.InTransaction(
             [&] { return store.DeleteOpportunity(request->opportunity_id()); });
@@ -783,7 +790,8 @@ grpc::Status OpportunityServiceImpl::ChangeOpportunityStage(
         }
         const std::string fingerprint = Digest({request->SerializeAsString()});
         const absl::Time now = absl::Now();
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         if (!request->request_id().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
@@ -880,7 +888,8 @@ grpc::Status OpportunityServiceImpl::ListStageChanges(
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t after,
             DecodePageNumber("changes", digest, request->page_token()));
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_RETURN_IF_ERROR(
             LoadOpportunity(store, request->opportunity_id()).status());
@@ -917,7 +926,8 @@ grpc::Status OpportunityServiceImpl::CreateContact(
         CUSTRA_RETURN_IF_ERROR(CheckContactFields(c));
         const std::string fingerprint = Digest({request->SerializeAsString()});
         const absl::Time now = absl::Now();
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         if (!request->request_id().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
@@ -957,7 +967,8 @@ grpc::Status OpportunityServiceImpl::GetContact(
     v1::GetContactResponse* response) {
   return gate_->ServeTenantCall(
       *context, [&](TenantCall& call) -> absl::Status {
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(*response->mutable_contact(),
                                 LoadContact(store, request->contact_id()));
@@ -983,7 +994,8 @@ grpc::Status OpportunityServiceImpl::ListContacts(
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
             DecodePageNumber("contacts", digest, request->page_token()));
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(std::vector<OpportunityRecord> records,
                                 store.AllContacts());
@@ -1040,7 +1052,8 @@ grpc::Status OpportunityServiceImpl::UpdateContact(
         static const std::set<std::string> kAllowed = {
             "name",     "title",      "buying_role",           "influence",
             "attitude", "disc_style", "relationship_strength", "notes"};
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(v1::AccountContact c,
                                 LoadContact(store, request->contact().id()));
@@ -1060,7 +1073,8 @@ grpc::Status OpportunityServiceImpl::DeleteContact(
     v1::DeleteContactResponse* /*response*/) {
   return gate_->ServeTenantCall(
       *context, [&](TenantCall& call) -> absl::Status {
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(v1::AccountContact c,
                                 LoadContact(store, request->contact_id()));
@@ -1115,7 +1129,8 @@ grpc::Status OpportunityServiceImpl::LinkOpportunityContact(
         if (!v1::ContactBuyingRole_IsValid(request->link().role())) {
           return InvalidFieldError("link.role", "is not a buying role");
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(
             v1::Opportunity o,
@@ -1165,7 +1180,8 @@ grpc::Status OpportunityServiceImpl::UnlinkOpportunityContact(
         if (request->contact_id().empty()) {
           return InvalidFieldError("contact_id", "is required");
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(
             v1::Opportunity o,
@@ -1196,7 +1212,8 @@ grpc::Status OpportunityServiceImpl::GetAccountTrust(
     v1::GetAccountTrustResponse* response) {
   return gate_->ServeTenantCall(
       *context, [&](TenantCall& call) -> absl::Status {
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_RETURN_IF_ERROR(
             RequireAccount(store, request->customer_id(), "customer_id"));
@@ -1220,7 +1237,8 @@ grpc::Status OpportunityServiceImpl::SetAccountTrust(
         if (!v1::AccountTrustLevel_IsValid(request->level())) {
           return InvalidFieldError("level", "is not a trust level");
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_RETURN_IF_ERROR(
             RequireAccount(store, request->customer_id(), "customer_id"));
@@ -1272,7 +1290,8 @@ grpc::Status OpportunityServiceImpl::LogActivity(
         CUSTRA_RETURN_IF_ERROR(
             CheckLength(a.next_step(), 0, 1000, "activity.next_step"));
         const std::string fingerprint = Digest({request->SerializeAsString()});
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         if (!request->request_id().empty()) {
           CUSTRA_ASSIGN_OR_RETURN(
@@ -1358,7 +1377,8 @@ grpc::Status OpportunityServiceImpl::ListActivities(
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
             DecodePageNumber("activities", digest, request->page_token()));
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(std::vector<LogRecord> records,
                                 store.AllActivities());
@@ -1472,7 +1492,8 @@ grpc::Status OpportunityServiceImpl::GetPipelineSummary(
         }
         options.group_by_owner =
             request->group_by() == v1::PIPELINE_SUMMARY_GROUP_BY_OWNER;
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef pipeline, LoadPipeline(store));
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,
@@ -1518,7 +1539,8 @@ grpc::Status OpportunityServiceImpl::GetForecast(
           CUSTRA_ASSIGN_OR_RETURN(options.start_day,
                                   DayOf(request->start_date(), "start_date"));
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef pipeline, LoadPipeline(store));
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,
@@ -1577,7 +1599,8 @@ grpc::Status OpportunityServiceImpl::ListStaleOpportunities(
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
             DecodePageNumber("stale", stable, request->page_token()));
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef pipeline, LoadPipeline(store));
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,
@@ -1615,7 +1638,8 @@ grpc::Status OpportunityServiceImpl::GetDecisionMakerCoverage(
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
             DecodePageNumber("coverage", stable, request->page_token()));
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef pipeline, LoadPipeline(store));
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,
@@ -1686,7 +1710,8 @@ grpc::Status OpportunityServiceImpl::GetCalibratedProbabilities(
           CUSTRA_ASSIGN_OR_RETURN(options.start_day,
                                   DayOf(request->start_date(), "start_date"));
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::Session session(call.database.get(),
+                                        TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef pipeline, LoadPipeline(store));
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,

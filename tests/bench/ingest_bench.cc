@@ -122,6 +122,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double server_rate = rows / server_seconds;
+  // Acknowledged rows are durable in the transaction log; the aggregates
+  // follow when the log is folded, which the first read that needs them
+  // does (here, at once: no quiet period). Timed separately and together.
+  const absl::Time read_start = absl::Now();
+  auto customer = (*client)->GetCustomer("c1");
+  const double fold_seconds = absl::ToDoubleSeconds(absl::Now() - read_start);
+  // Customer ids are a bijection of row numbers modulo `customers`: c1 has
+  // at least rows / customers rows.
+  if (!customer.ok() ||
+      customer->purchase_stats().transaction_count() < rows / customers) {
+    std::cerr << "aggregates not current after the import\n";
+    return 1;
+  }
   (*server)->SignalAndWait(SIGTERM);
 
   const double raw_rate =
@@ -133,8 +146,11 @@ int main(int argc, char** argv) {
       "(%.2f s)\n"
       "  raw SQLite loader (same rows, UNIQUE id, no aggregates): %8.0f "
       "rows/s\n"
-      "  ratio server / raw: %.2f   (targets: >= 1.00 and >= 150000 rows/s)\n",
+      "  ratio server / raw: %.2f   (targets: >= 1.00 and >= 150000 rows/s)\n"
+      "  then the first read folds the log into the aggregates: %.2f s; "
+      "import + fold: %.0f rows/s\n",
       rows, customers, batch, synchronous, server_rate, server_seconds,
-      raw_rate, server_rate / raw_rate);
+      raw_rate, server_rate / raw_rate, fold_seconds,
+      rows / (server_seconds + fold_seconds));
   return 0;
 }
