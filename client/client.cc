@@ -159,6 +159,7 @@ ErrorDetails ErrorDetailsOf(const absl::Status& status) {
     google::rpc::BadRequest bad_request;
     if (any.UnpackTo(&info)) {
       details.reason = info.reason();
+      details.metadata.insert(info.metadata().begin(), info.metadata().end());
     } else if (any.UnpackTo(&bad_request)) {
       for (const auto& v : bad_request.field_violations()) {
         details.field_violations.push_back({v.field(), v.description()});

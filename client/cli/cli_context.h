@@ -38,8 +38,9 @@ inline std::string EnvOr(const char* name, const std::string& fallback) {
   return value && *value ? std::string(value) : fallback;
 }
 
-// Prints a failed status the way every command does: code, message, reason,
-// field violations. Returns the process exit code.
+// Prints a failed status the way every command does: code, message, field
+// violations, reason and the reason's metadata. Returns the process exit
+// code.
 inline int ReportError(const absl::Status& status) {
   std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": "
             << status.message() << "\n";
@@ -49,6 +50,9 @@ inline int ReportError(const absl::Status& status) {
   }
   if (!details.reason.empty())
     std::cerr << "  reason: " << details.reason << "\n";
+  for (const auto& [key, value] : details.metadata) {
+    std::cerr << "  " << key << ": " << value << "\n";
+  }
   return 1;
 }
 

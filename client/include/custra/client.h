@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,9 @@ struct ClientOptions {
 struct ErrorDetails {
   // ErrorInfo.reason, e.g. "INVALID_TENANT_ID"; empty when none was sent.
   std::string reason;
+  // ErrorInfo.metadata: facts about the error, e.g. for a request above the
+  // server's message size limit "limit_bytes", "request_bytes", "field".
+  std::map<std::string, std::string> metadata;
   struct FieldViolation {
     std::string field;
     std::string description;
