@@ -7,14 +7,19 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "client/cli/output.h"
 #include "custra/client.h"
@@ -38,9 +43,26 @@ inline std::string EnvOr(const char* name, const std::string& fallback) {
   return value && *value ? std::string(value) : fallback;
 }
 
+// What to try when a call could not reach the server for a reason the
+// user can fix (a TLS mismatch); empty otherwise.
+inline std::string ConnectionHint(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kUnavailable) return "";
+  const absl::string_view message = status.message();
+  if (absl::StrContains(absl::AsciiStrToLower(message), "handshake failed")) {
+    return "the TLS handshake failed: --tls-ca must hold the certificate of "
+           "the CA that signed the server's certificate, and that "
+           "certificate must name the host given to --server";
+  }
+  if (absl::StrContains(message, "Socket closed")) {
+    return "the server closed the connection; if it serves TLS, pass "
+           "--tls-ca FILE (or --tls for a publicly trusted certificate)";
+  }
+  return "";
+}
+
 // Prints a failed status the way every command does: code, message, field
-// violations, reason and the reason's metadata. Returns the process exit
-// code.
+// violations, reason and the reason's metadata, and for a connection
+// failure the user can fix, a hint. Returns the process exit code.
 inline int ReportError(const absl::Status& status) {
   std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": "
             << status.message() << "\n";
@@ -53,7 +75,37 @@ inline int ReportError(const absl::Status& status) {
   for (const auto& [key, value] : details.metadata) {
     std::cerr << "  " << key << ": " << value << "\n";
   }
+  if (const std::string hint = ConnectionHint(status); !hint.empty()) {
+    std::cerr << "  hint: " << hint << "\n";
+  }
   return 1;
+}
+
+// Sets the TLS options of `options` from --tls and --tls-ca. Fails when
+// the --tls-ca file cannot be read or holds no PEM certificate (gRPC would
+// otherwise fail every call with an unhelpful "empty address list").
+inline absl::Status ApplyTlsFlags(const GlobalFlags& flags,
+                                  ClientOptions* options) {
+  options->use_tls = flags.tls || !flags.tls_ca.empty();
+  if (flags.tls_ca.empty()) return absl::OkStatus();
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(flags.tls_ca, error)) {
+    return absl::NotFoundError(absl::StrCat(
+        "cannot read --tls-ca ", flags.tls_ca, ": not a readable file"));
+  }
+  std::ifstream in(flags.tls_ca, std::ios::binary);
+  std::string pem((std::istreambuf_iterator<char>(in)), {});
+  if (!in.is_open() || in.bad()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot read --tls-ca ", flags.tls_ca));
+  }
+  if (!absl::StrContains(pem, "-----BEGIN CERTIFICATE-----")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls-ca ", flags.tls_ca,
+        " holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+  }
+  options->tls_root_certs_pem = std::move(pem);
+  return absl::OkStatus();
 }
 
 // Flags of the import commands.
@@ -94,14 +146,8 @@ class Cli {
     options.target = flags_->server;
     options.tenant_id = flags_->tenant;
     options.default_deadline = absl::Seconds(flags_->timeout_seconds);
-    options.use_tls = flags_->tls || !flags_->tls_ca.empty();
-    if (!flags_->tls_ca.empty()) {
-      std::ifstream in(flags_->tls_ca);
-      std::stringstream pem;
-      pem << in.rdbuf();
-      if (!in)
-        return absl::NotFoundError("cannot read --tls-ca " + flags_->tls_ca);
-      options.tls_root_certs_pem = pem.str();
+    if (absl::Status tls = ApplyTlsFlags(*flags_, &options); !tls.ok()) {
+      return tls;
     }
     if (admin) {
       std::string key = flags_->admin_key;

@@ -185,7 +185,10 @@ void AddHealthCommand(CLI::App& app, GlobalFlags& flags, CommandArgs& args,
   health->callback([&] {
     ClientOptions options;
     options.target = flags.server;
-    options.use_tls = flags.tls || !flags.tls_ca.empty();
+    if (absl::Status tls = ApplyTlsFlags(flags, &options); !tls.ok()) {
+      exit_code = ReportError(tls);
+      return;
+    }
     auto client = Client::Create(options);
     if (!client.ok()) {
       exit_code = ReportError(client.status());
@@ -234,9 +237,12 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", flags.output, "Output format")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
-  app.add_flag("--tls", flags.tls, "Connect with TLS (system roots)");
+  app.add_flag("--tls", flags.tls,
+               "Connect with TLS, trusting the system's root certificates");
   app.add_option("--tls-ca", flags.tls_ca,
-                 "PEM root certificate(s); implies --tls");
+                 "Connect with TLS, trusting the PEM certificate(s) in this "
+                 "file: the CA that signed the server's certificate (or that "
+                 "certificate itself if self-signed)");
   app.add_option("--timeout", flags.timeout_seconds,
                  "Per-call deadline in seconds")
       ->check(CLI::PositiveNumber)

@@ -13,6 +13,7 @@
 #include "custra/v1/tenant_admin.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "protos/reflection_subset.grpc.pb.h"
+#include "tests/testing/certificates.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -323,27 +324,17 @@ TEST(ServerStartupTest, RefusesPlaintextOnANonLoopbackAddress) {
 namespace custra {
 namespace {
 
-// A self-signed certificate for 127.0.0.1, made with the openssl CLI.
-bool MakeCertificate(const std::filesystem::path& dir) {
-  const std::string command =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-      (dir / "key.pem").string() + " -out " + (dir / "cert.pem").string() +
-      " >/dev/null 2>&1";
-  return std::system(command.c_str()) == 0;
-}
-
 TEST(TlsTest, TlsServerServesTlsClientsAndRefusesPlaintextOnes) {
   TempDir dir;
-  ASSERT_TRUE(MakeCertificate(dir.path()));
+  auto certificate = testing::MakeSelfSignedCertificate(dir.path());
+  ASSERT_TRUE(certificate.ok()) << certificate.status();
   testing::ServerProcess::Options options;
   options.data_dir = dir.path() / "data";
-  options.extra_args = {"--tls-cert=" + (dir.path() / "cert.pem").string(),
-                        "--tls-key=" + (dir.path() / "key.pem").string()};
+  options.extra_args = {"--tls-cert=" + certificate->cert_file.string(),
+                        "--tls-key=" + certificate->key_file.string()};
   auto server = testing::ServerProcess::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
-  std::ifstream in(dir.path() / "cert.pem");
-  const std::string pem((std::istreambuf_iterator<char>(in)), {});
+  const std::string& pem = certificate->cert_pem;
 
   ClientOptions tls;
   tls.target = (*server)->address();

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "tests/testing/certificates.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -23,11 +24,32 @@ using ::custra::testing::CliBinaryPath;
 using ::custra::testing::ServerProcess;
 using ::custra::testing::TempDir;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct CliRun {
   int exit_code = -1;
   std::string out;  // stdout and stderr together.
 };
+
+// Runs the CLI against the server at `address`, with the admin key in
+// `admin_key_file`, `env` (VAR=value ...) and arguments.
+CliRun RunCliAt(const std::string& address, const std::string& admin_key_file,
+                const std::string& args, const std::string& env = "") {
+  const std::string command = absl::StrCat(
+      "env -u CUSTRA_API_KEY -u CUSTRA_TENANT -u CUSTRA_ADMIN_KEY ",
+      "CUSTRA_SERVER=", address, " CUSTRA_ADMIN_KEY_FILE=", admin_key_file, " ",
+      env, " ", CliBinaryPath(), " ", args, " 2>&1");
+  CliRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    run.out.append(buffer, n);
+  }
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
 
 class CliTest : public ::testing::Test {
  protected:
@@ -43,21 +65,7 @@ class CliTest : public ::testing::Test {
 
   // Runs the CLI with `env` (VAR=value ...) and arguments.
   CliRun RunCli(const std::string& args, const std::string& env = "") {
-    const std::string command = absl::StrCat(
-        "env -u CUSTRA_API_KEY -u CUSTRA_TENANT -u CUSTRA_ADMIN_KEY ",
-        "CUSTRA_SERVER=", server_->address(),
-        " CUSTRA_ADMIN_KEY_FILE=", key_file_, " ", env, " ", CliBinaryPath(),
-        " ", args, " 2>&1");
-    CliRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-      run.out.append(buffer, n);
-    }
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+    return RunCliAt(server_->address(), key_file_, args, env);
   }
 
   TempDir dir_;
@@ -319,6 +327,60 @@ TEST_F(CliTest, OpportunityCommands) {
   // Header, creation, pain, won; the refused move is not recorded.
   EXPECT_EQ(std::count(history.out.begin(), history.out.end(), '\n'), 4)
       << history.out;
+}
+
+// A TLS server and the CLI: it connects with the CA file given to
+// --tls-ca, and without it, with another CA or with a file that is not a
+// certificate it fails with a message saying what to fix.
+TEST(CliTlsTest, ConnectsWithTheCaFileAndExplainsWhatIsWrongOtherwise) {
+  TempDir dir;
+  auto certificate =
+      testing::MakeSelfSignedCertificate(dir.path(), "localhost");
+  ASSERT_TRUE(certificate.ok()) << certificate.status();
+  auto stranger = testing::MakeSelfSignedCertificate(dir.path(), "stranger");
+  ASSERT_TRUE(stranger.ok()) << stranger.status();
+  ServerProcess::Options options;
+  options.data_dir = dir.path() / "data";
+  options.extra_args = {"--tls-cert=" + certificate->cert_file.string(),
+                        "--tls-key=" + certificate->key_file.string()};
+  auto server = ServerProcess::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string key_file = (dir.path() / "admin.key").string();
+  std::ofstream(key_file) << (*server)->admin_key() << "\n";
+  auto run = [&](const std::string& args) {
+    return RunCliAt((*server)->address(), key_file, args);
+  };
+  const std::string ca = " --tls-ca " + certificate->cert_file.string();
+
+  CliRun created = run("tenant create acme --name Acme" + ca);
+  EXPECT_EQ(created.exit_code, 0) << created.out;
+  EXPECT_THAT(created.out, HasSubstr("acme"));
+  CliRun listed = run("tenant list -o csv" + ca);
+  EXPECT_EQ(listed.exit_code, 0) << listed.out;
+  EXPECT_THAT(listed.out, HasSubstr("\nacme,Acme,"));
+  CliRun health = run("health" + ca);
+  EXPECT_EQ(health.exit_code, 0) << health.out;
+  EXPECT_THAT(health.out, HasSubstr("SERVING"));
+
+  CliRun wrong_ca =
+      run("tenant list --timeout 10 --tls-ca " + stranger->cert_file.string());
+  EXPECT_EQ(wrong_ca.exit_code, 1) << wrong_ca.out;
+  EXPECT_THAT(wrong_ca.out, HasSubstr("error: UNAVAILABLE"));
+  EXPECT_THAT(wrong_ca.out, HasSubstr("hint: the TLS handshake failed"));
+  EXPECT_THAT(wrong_ca.out, Not(HasSubstr("acme")));
+
+  CliRun plaintext = run("tenant list --timeout 10");
+  EXPECT_EQ(plaintext.exit_code, 1) << plaintext.out;
+  EXPECT_THAT(plaintext.out, HasSubstr("error: UNAVAILABLE"));
+  EXPECT_THAT(plaintext.out, Not(HasSubstr("acme")));
+
+  CliRun missing =
+      run("tenant list --tls-ca " + (dir.path() / "missing.pem").string());
+  EXPECT_EQ(missing.exit_code, 1) << missing.out;
+  EXPECT_THAT(missing.out, HasSubstr("cannot read --tls-ca"));
+  CliRun not_a_certificate = run("tenant list --tls-ca " + key_file);
+  EXPECT_EQ(not_a_certificate.exit_code, 1) << not_a_certificate.out;
+  EXPECT_THAT(not_a_certificate.out, HasSubstr("holds no PEM certificate"));
 }
 
 }  // namespace
