@@ -10,9 +10,11 @@ namespace {
 
 constexpr absl::string_view kReasonUrl = "custra.dev/reason";
 constexpr absl::string_view kViolationsUrl = "custra.dev/field-violations";
+constexpr absl::string_view kMetadataUrl = "custra.dev/metadata";
 
 // Violations are stored as "field\x1Fdescription" records separated by
-// \x1E (ASCII unit and record separators), which cannot occur in field paths.
+// \x1E (ASCII unit and record separators), which cannot occur in field paths;
+// metadata as "key\x1Fvalue" records the same way.
 constexpr char kUnitSep = '\x1F';
 constexpr char kRecordSep = '\x1E';
 
@@ -54,16 +56,53 @@ absl::Status InvalidFieldError(absl::string_view field,
 
 absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations) {
   std::vector<std::string> parts;
-  std::vector<std::string> records;
   for (const FieldViolation& v : violations) {
     parts.push_back(absl::StrCat(v.field, ": ", v.description));
+  }
+  return WithReason(
+      WithFieldViolations(
+          absl::InvalidArgumentError(absl::StrJoin(parts, "; ")), violations),
+      reason::kInvalidField);
+}
+
+absl::Status WithFieldViolations(
+    absl::Status status, const std::vector<FieldViolation>& violations) {
+  if (status.ok()) return status;
+  std::vector<std::string> records;
+  for (const FieldViolation& v : violations) {
     records.push_back(
         absl::StrCat(v.field, std::string(1, kUnitSep), v.description));
   }
-  absl::Status status = absl::InvalidArgumentError(absl::StrJoin(parts, "; "));
   status.SetPayload(kViolationsUrl, absl::Cord(absl::StrJoin(
                                         records, std::string(1, kRecordSep))));
-  return WithReason(std::move(status), reason::kInvalidField);
+  return status;
+}
+
+absl::Status WithMetadata(absl::Status status, absl::string_view key,
+                          absl::string_view value) {
+  if (status.ok()) return status;
+  std::string records;
+  if (auto payload = status.GetPayload(kMetadataUrl)) {
+    records = std::string(*payload);
+    records.push_back(kRecordSep);
+  }
+  absl::StrAppend(&records, key, std::string(1, kUnitSep), value);
+  status.SetPayload(kMetadataUrl, absl::Cord(records));
+  return status;
+}
+
+std::vector<std::pair<std::string, std::string>> MetadataOf(
+    const absl::Status& status) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto payload = status.GetPayload(kMetadataUrl);
+  if (!payload) return out;
+  for (absl::string_view record :
+       absl::StrSplit(std::string(*payload), kRecordSep, absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(record, absl::MaxSplits(kUnitSep, 1));
+    out.emplace_back(std::string(kv.first), std::string(kv.second));
+  }
+  return out;
 }
 
 absl::Status WithReason(absl::Status status, absl::string_view reason) {

@@ -8,10 +8,13 @@
 // edge without the domain knowing protobuf:
 //  - a machine-readable reason (the ErrorReason name in common.proto without
 //    its "ERROR_REASON_" prefix, e.g. "INVALID_TENANT_ID");
-//  - for INVALID_ARGUMENT, the list of field violations (field path and why).
+//  - for INVALID_ARGUMENT, the list of field violations (field path and why);
+//  - optionally, metadata: key/value facts about the error (a limit and the
+//    size that exceeded it).
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -62,6 +65,22 @@ absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations);
 
 // Returns `status` with its reason set (replacing any earlier reason).
 absl::Status WithReason(absl::Status status, absl::string_view reason);
+
+// Returns `status` listing `violations` (replacing any earlier list), for
+// codes other than INVALID_ARGUMENT whose cause is still a request field
+// (a batch too large for one message).
+absl::Status WithFieldViolations(absl::Status status,
+                                 const std::vector<FieldViolation>& violations);
+
+// Returns `status` with the metadata entry `key` = `value` added (sent as
+// google.rpc.ErrorInfo.metadata). Keys are lower_snake_case; a key set
+// twice keeps both entries, and the later one wins on the wire.
+absl::Status WithMetadata(absl::Status status, absl::string_view key,
+                          absl::string_view value);
+
+// The metadata entries attached to `status`, in the order they were added.
+std::vector<std::pair<std::string, std::string>> MetadataOf(
+    const absl::Status& status);
 
 // NOT_FOUND with reason NOT_FOUND: "<what> <id> does not exist".
 absl::Status NotFoundFor(absl::string_view what, absl::string_view id);

@@ -19,6 +19,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   google::rpc::ErrorInfo info;
   info.set_reason(ReasonOf(status));
   info.set_domain(std::string(kErrorDomain));
+  for (auto& [key, value] : MetadataOf(status)) {
+    (*info.mutable_metadata())[key] = std::move(value);
+  }
   details.add_details()->PackFrom(info);
   if (std::vector<FieldViolation> violations = FieldViolationsOf(status);
       !violations.empty()) {

@@ -38,5 +38,22 @@ TEST(ErrorsTest, PlainStatusHasNoViolations) {
   EXPECT_TRUE(FieldViolationsOf(absl::InvalidArgumentError("x")).empty());
 }
 
+TEST(ErrorsTest, MetadataAndViolationsTravelWithAnyCode) {
+  absl::Status status = WithFieldViolations(
+      WithMetadata(WithMetadata(absl::ResourceExhaustedError("too big"),
+                                "limit_bytes", "1024"),
+                   "field", "transactions"),
+      {{"transactions", "take 2048 bytes"}});
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"limit_bytes", "1024"}, {"field", "transactions"}};
+  EXPECT_EQ(MetadataOf(status), expected);
+  const std::vector<FieldViolation> violations = {
+      {"transactions", "take 2048 bytes"}};
+  EXPECT_EQ(FieldViolationsOf(status), violations);
+  EXPECT_TRUE(MetadataOf(absl::NotFoundError("x")).empty());
+  EXPECT_TRUE(WithMetadata(absl::OkStatus(), "k", "v").ok());
+}
+
 }  // namespace
 }  // namespace custra

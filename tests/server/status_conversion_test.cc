@@ -69,5 +69,24 @@ TEST(StatusConversionTest, InvalidArgumentCarriesFieldViolations) {
   EXPECT_EQ(bad_request.field_violations(1).field(), "page_size");
 }
 
+TEST(StatusConversionTest, MetadataGoesToErrorInfoAndViolationsToBadRequest) {
+  grpc::Status out = ToGrpcStatus(WithFieldViolations(
+      WithMetadata(WithReason(absl::ResourceExhaustedError("too big"),
+                              reason::kTooLarge),
+                   "limit_bytes", "1024"),
+      {{"transactions", "take 2048 bytes"}}));
+  EXPECT_EQ(out.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  google::rpc::Status details = Details(out);
+  ASSERT_EQ(details.details_size(), 2);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "TOO_LARGE");
+  EXPECT_EQ(info.metadata().at("limit_bytes"), "1024");
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(details.details(1).UnpackTo(&bad_request));
+  ASSERT_EQ(bad_request.field_violations_size(), 1);
+  EXPECT_EQ(bad_request.field_violations(0).field(), "transactions");
+}
+
 }  // namespace
 }  // namespace custra::server
