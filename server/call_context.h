@@ -1,9 +1,10 @@
 #ifndef CUSTRA_SERVER_CALL_CONTEXT_H_
 #define CUSTRA_SERVER_CALL_CONTEXT_H_
 
-// The one place where every RPC is authenticated, bound to its tenant and
-// admitted under the tenant's concurrency limit. Handlers call
-// ServeTenantCall / ServeAdminCall and contain only their own logic.
+// The one place where every RPC is authenticated, held to the request size
+// limit, bound to its tenant and admitted under the tenant's concurrency
+// limit. Handlers call ServeTenantCall / ServeAdminCall and contain only
+// their own logic.
 
 #include <grpcpp/server_context.h>
 
@@ -18,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/authenticator.h"
 #include "common/tenant_registry.h"
+#include "server/request_size_limit.h"
 #include "server/status_conversion.h"
 
 namespace custra::server {
@@ -89,6 +91,9 @@ class CallGate {
         authenticator_->AuthenticateTenantCall(Header(context, "authorization"),
                                                Header(context, "x-tenant-id"));
     if (!principal.ok()) return ToGrpcStatus(principal.status());
+    if (absl::Status size = RequestSizeRefusal(context); !size.ok()) {
+      return ToGrpcStatus(size);
+    }
     auto slot = limiter_.Acquire(principal->tenant_id);
     if (!slot.ok()) return ToGrpcStatus(slot.status());
     auto database = registry_->Get(principal->tenant_id);
@@ -105,6 +110,7 @@ class CallGate {
                               absl::string_view request_tenant,
                               Handler&& handler) {
     absl::Status admitted = AdmitAdmin(context, request_tenant);
+    if (admitted.ok()) admitted = RequestSizeRefusal(context);
     if (!admitted.ok()) return ToGrpcStatus(admitted);
     return ToGrpcStatus(handler());
   }
@@ -115,6 +121,21 @@ class CallGate {
   // started (a restore upload).
   static absl::Status CheckAdminTenant(const grpc::ServerContextBase& context,
                                        absl::string_view request_tenant);
+
+  // Enforces --max-message-bytes with details: a unary call whose request
+  // is above the limit is refused before its handler runs. Null: no check
+  // (gRPC's own limit applies).
+  void set_request_size_limit(const RequestSizeLimit* limit) {
+    request_size_limit_ = limit;
+  }
+  // The size refusal of `context`'s call (see RequestSizeLimit), or OK. A
+  // streaming handler calls it after each message it reads.
+  absl::Status RequestSizeRefusal(
+      const grpc::ServerContextBase& context) const {
+    return request_size_limit_ == nullptr
+               ? absl::OkStatus()
+               : request_size_limit_->RefusalFor(context);
+  }
 
   // Where services report what only they know (rows written, fit times);
   // null when the server runs without observability.
@@ -138,6 +159,7 @@ class CallGate {
   TenantRegistry* registry_;
   TenantConcurrencyLimiter limiter_;
   Observability* observability_ = nullptr;
+  const RequestSizeLimit* request_size_limit_ = nullptr;
 };
 
 }  // namespace custra::server

@@ -37,6 +37,7 @@
 #include "server/key_account_service.h"
 #include "server/observability.h"
 #include "server/opportunity_service.h"
+#include "server/request_size_limit.h"
 #include "server/segmentation_service.h"
 #include "server/tenant_admin_service.h"
 
@@ -208,6 +209,8 @@ int Run(const ServerFlags& flags) {
   auto observability = Observability::Create(observability_options);
   if (!observability.ok()) return Fail(observability.status().message());
   gate.set_observability(observability->get());
+  RequestSizeLimit request_size_limit(flags.max_message_bytes);
+  gate.set_request_size_limit(&request_size_limit);
   TenantAdmin admin(control->get(), registry->get());
   TenantAdminServiceImpl admin_service(&gate, &admin, registry->get(),
                                        fs::path(flags.data_dir) / "scratch");
@@ -221,12 +224,16 @@ int Run(const ServerFlags& flags) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(flags.listen, *credentials, &port);
-  builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
+  // custra answers requests above --max-message-bytes itself, with details
+  // (RequestSizeLimit); gRPC refuses only those above the ceiling.
+  builder.SetMaxReceiveMessageSize(
+      RequestSizeLimit::TransportCeiling(flags.max_message_bytes));
   builder.SetMaxSendMessageSize(flags.max_message_bytes);
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back((*observability)->InterceptorFactory());
+  interceptors.push_back(request_size_limit.InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&admin_service);
   builder.RegisterService(&ingestion_service);
@@ -314,8 +321,12 @@ int main(int argc, char** argv) {
                  "Tenant databases kept open (LRU)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  app.add_option("--max-message-bytes", flags.max_message_bytes,
-                 "Largest request or response message")
+  app.add_option(
+         "--max-message-bytes", flags.max_message_bytes,
+         "Largest request or response message. A request above it is "
+         "refused with RESOURCE_EXHAUSTED (reason TOO_LARGE) and details: "
+         "the limit, its size and the field to split; gRPC itself refuses "
+         "messages above twice this, without details")
       ->check(CLI::Range(1024, 1 << 30))
       ->capture_default_str();
   app.add_option("--tenant-concurrency", flags.tenant_concurrency,

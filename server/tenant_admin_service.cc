@@ -245,6 +245,7 @@ absl::Status TenantAdminServiceImpl::ReceiveRestore(
   Sha256 hash;
   int64_t received = 0;
   while (reader->Read(&message)) {
+    CUSTRA_RETURN_IF_ERROR(gate_->RequestSizeRefusal(context));
     if (tenant_id.empty()) {
       tenant_id = message.tenant_id();
       CUSTRA_RETURN_IF_ERROR(ValidateTenantId(tenant_id));

@@ -7,8 +7,12 @@
 
 #include <filesystem>
 #include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "custra/client.h"
 #include "tests/testing/server_process.h"
@@ -340,6 +344,100 @@ TEST(TenantConcurrencyTest, CallsAboveTheLimitAreResourceExhausted) {
   checked.Notify();
   importer.join();
   CUSTRA_EXPECT_OK(tenants["busy"]->ListCustomers().status());
+}
+
+// A row whose wire size does not depend on `i` (fixed-width ids), so that
+// a batch's size is a multiple of one row's.
+v1::Transaction SizedRow(const std::string& prefix, int i) {
+  v1::Transaction t =
+      Txn(absl::StrFormat("%s-t%06d", prefix, i),
+          absl::StrFormat("%s-c%03d", prefix, i % 50), kJan1 + i, 1000000);
+  t.set_product(std::string(100, 'p'));
+  return t;
+}
+
+v1::RecordTransactionsRequest SizedBatch(const std::string& prefix, int rows) {
+  v1::RecordTransactionsRequest request;
+  for (int i = 0; i < rows; ++i)
+    *request.add_transactions() = SizedRow(prefix, i);
+  return request;
+}
+
+std::vector<v1::Transaction> Rows(const v1::RecordTransactionsRequest& r) {
+  return {r.transactions().begin(), r.transactions().end()};
+}
+
+// --max-message-bytes is answered by custra with details a client can split
+// its batch by; a request of exactly the limit is served; only above twice
+// the limit does gRPC refuse the message itself.
+TEST(MessageSizeLimitTest, RequestsAboveTheLimitAreRefusedWithDetails) {
+  constexpr int kRowsAtLimit = 1000;
+  const v1::RecordTransactionsRequest at_limit = SizedBatch("a", kRowsAtLimit);
+  const int64_t limit = static_cast<int64_t>(at_limit.ByteSizeLong());
+  TempDir dir;
+  ServerProcess::Options options;
+  options.data_dir = dir.path() / "data";
+  options.extra_args = {absl::StrCat("--max-message-bytes=", limit)};
+  auto server = ServerProcess::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions client_options;
+  client_options.target = (*server)->address();
+  client_options.api_key = (*server)->admin_key();
+  auto admin = Client::Create(client_options);
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE((*admin)->CreateTenant("bulk").ok());
+  auto key = (*admin)->IssueApiKey("bulk");
+  ASSERT_TRUE(key.ok());
+  client_options.tenant_id = "bulk";
+  client_options.api_key = key->secret();
+  auto client = Client::Create(client_options);
+  ASSERT_TRUE(client.ok());
+
+  auto served = (*client)->RecordTransactions(Rows(at_limit));
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->accepted_count(), kRowsAtLimit);
+
+  const v1::RecordTransactionsRequest above =
+      SizedBatch("b", kRowsAtLimit * 3 / 2);
+  const int64_t above_bytes = static_cast<int64_t>(above.ByteSizeLong());
+  auto refused = (*client)->RecordTransactions(Rows(above));
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("--max-message-bytes"));
+  const ErrorDetails details = ErrorDetailsOf(refused.status());
+  EXPECT_EQ(details.reason, "TOO_LARGE");
+  EXPECT_EQ(details.metadata.at("limit_bytes"), absl::StrCat(limit));
+  EXPECT_EQ(details.metadata.at("request_bytes"), absl::StrCat(above_bytes));
+  EXPECT_EQ(details.metadata.at("field"), "transactions");
+  EXPECT_EQ(details.metadata.at("field_bytes"), absl::StrCat(above_bytes));
+  EXPECT_EQ(details.metadata.at("field_items"),
+            absl::StrCat(kRowsAtLimit * 3 / 2));
+  EXPECT_EQ(details.metadata.at("items_that_fit"), absl::StrCat(kRowsAtLimit));
+  ASSERT_EQ(details.field_violations.size(), 1u);
+  EXPECT_EQ(details.field_violations[0].field, "transactions");
+  EXPECT_THAT(details.field_violations[0].description,
+              ::testing::HasSubstr(absl::StrCat("send about ", kRowsAtLimit,
+                                                " or fewer per request")));
+  // Nothing of the refused batch was written.
+  auto customers = (*client)->ListCustomers();
+  ASSERT_TRUE(customers.ok()) << customers.status();
+  EXPECT_EQ(customers->size(), 50u);
+
+  // One row more than fits is refused as well.
+  auto one_more =
+      (*client)->RecordTransactions(Rows(SizedBatch("c", kRowsAtLimit + 1)));
+  EXPECT_THAT(one_more, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(ErrorDetailsOf(one_more.status()).reason, "TOO_LARGE");
+
+  // Above the transport ceiling (twice the limit) gRPC refuses the message
+  // before custra sees it: the same code, without custra's details.
+  auto huge = (*client)->RecordTransactions(
+      Rows(SizedBatch("d", kRowsAtLimit * 2 + 10)));
+  EXPECT_THAT(huge, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_TRUE(ErrorDetailsOf(huge.status()).metadata.empty());
+  auto after = (*client)->ListCustomers();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->size(), 50u);
 }
 
 }  // namespace
