@@ -73,15 +73,18 @@ absl::Status CheckSequence(int64_t sequence, std::optional<int64_t>* last) {
   return absl::OkStatus();
 }
 
-// The shape of both import streams: read a batch, check its sequence
-// number, write it (`process` fills the response's result), acknowledge it
-// with its sequence number and request id once durable, repeat.
+// The shape of both import streams: read a batch, check its size (against
+// --max-message-bytes, with details) and sequence number, write it
+// (`process` fills the response's result), acknowledge it with its sequence
+// number and request id once durable, repeat.
 template <typename Request, typename Response, typename Process>
 absl::Status ServeBatchStream(
+    const CallGate& gate, const grpc::ServerContext& context,
     grpc::ServerReaderWriter<Response, Request>* stream, Process process) {
   Request request;
   std::optional<int64_t> last_sequence;
   while (stream->Read(&request)) {
+    CUSTRA_RETURN_IF_ERROR(gate.RequestSizeRefusal(context));
     CUSTRA_RETURN_IF_ERROR(
         CheckSequence(request.sequence_number(), &last_sequence));
     Response response;
@@ -117,7 +120,7 @@ grpc::Status IngestionServiceImpl::ImportCustomers(
                              v1::ImportCustomersRequest>* stream) {
   return gate_->ServeTenantCall(*context, [&](TenantCall& call) {
     return ServeBatchStream(
-        stream,
+        *gate_, *context, stream,
         [&](const v1::ImportCustomersRequest& request,
             v1::ImportCustomersResponse& response) -> absl::Status {
           CUSTRA_ASSIGN_OR_RETURN(
@@ -204,7 +207,7 @@ grpc::Status IngestionServiceImpl::ImportTransactions(
                              v1::ImportTransactionsRequest>* stream) {
   return gate_->ServeTenantCall(*context, [&](TenantCall& call) {
     return ServeBatchStream(
-        stream,
+        *gate_, *context, stream,
         [&](const v1::ImportTransactionsRequest& request,
             v1::ImportTransactionsResponse& response) -> absl::Status {
           CUSTRA_ASSIGN_OR_RETURN(

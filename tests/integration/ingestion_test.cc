@@ -438,6 +438,30 @@ TEST(MessageSizeLimitTest, RequestsAboveTheLimitAreRefusedWithDetails) {
   auto after = (*client)->ListCustomers();
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->size(), 50u);
+
+  // A streamed import batch is held to the same limit, with the same
+  // details; the batches before it stay acknowledged and written.
+  auto stream_rows = Rows(SizedBatch("e", kRowsAtLimit * 3 / 2));
+  size_t next = 0;
+  ImportOptions stream_options;
+  stream_options.batch_size = kRowsAtLimit / 2;
+  auto source = [&](v1::Transaction* t) {
+    if (next == stream_rows.size()) return false;
+    *t = stream_rows[next++];
+    return true;
+  };
+  auto small = (*client)->ImportTransactions(source, stream_options);
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ(small->accepted, kRowsAtLimit * 3 / 2);
+  next = 0;
+  stream_rows = Rows(SizedBatch("f", kRowsAtLimit * 3 / 2));
+  stream_options.batch_size = kRowsAtLimit * 3 / 2;
+  auto big = (*client)->ImportTransactions(source, stream_options);
+  EXPECT_THAT(big, StatusIs(absl::StatusCode::kResourceExhausted));
+  const ErrorDetails stream_details = ErrorDetailsOf(big.status());
+  EXPECT_EQ(stream_details.reason, "TOO_LARGE");
+  EXPECT_EQ(stream_details.metadata.at("field"), "transactions");
+  EXPECT_EQ(stream_details.metadata.at("limit_bytes"), absl::StrCat(limit));
 }
 
 }  // namespace
