@@ -269,9 +269,13 @@ void BindOptionalMicros(SQLite::Statement& s, int index,
   }
 }
 
-// A line is a purchase when its amount is positive; returns and
-// cancellations (negative amounts) reduce spend but are not purchases.
-bool IsPurchase(int64_t amount_micros) { return amount_micros > 0; }
+// A line is a purchase when its amount is positive, or zero with a positive
+// quantity (free goods, a promotion: the customer still bought). Returns
+// and cancellations (negative amounts, or zero amounts with no positive
+// quantity) are not purchases.
+bool IsPurchase(int64_t amount_micros, double quantity) {
+  return amount_micros > 0 || (amount_micros == 0 && quantity > 0);
+}
 
 // Aggregate changes of a set of transactions, applied once per customer /
 // day / order.
@@ -318,7 +322,7 @@ class AggregateDeltas {
     c.revenue += amount;
     if (amount < 0) c.returns += amount;
     if (cost) c.profit += amount - *cost;
-    const bool purchase = IsPurchase(amount);
+    const bool purchase = IsPurchase(amount, row.quantity);
     if (purchase) {
       c.first_purchase_us =
           std::min(c.first_purchase_us.value_or(row.time_us), row.time_us);
@@ -349,22 +353,29 @@ class AggregateDeltas {
   void Apply(SQLite::Database& db) {
     // Orders first. customer_orders holds the orders that are purchases: an
     // order inserted here became one, and is counted on the day of its
-    // earliest purchase line in this set (a day whose delta exists).
+    // earliest purchase line in this set (a day whose delta exists). A
+    // transaction without an order id is an order of its own that no other
+    // line can join (its id is unique in the tenant): it is new, and not
+    // stored.
     SQLite::Statement order_insert(db,
                                    "INSERT OR IGNORE INTO customer_orders("
                                    "order_id, customer_id) VALUES (?, ?)");
     std::string order_text;
     for (const auto* entry : SortedEntries(orders_)) {
       const OrderKey& key = entry->first;
-      order_text.assign(1, key.space);
-      absl::StrAppend(&order_text, ":", key.id);
-      order_insert.bindNoCopy(1, order_text);
-      order_insert.bind(2, std::string(key.customer));
-      if (order_insert.exec() == 1) {
+      bool is_new = key.space == 't';
+      if (!is_new) {
+        order_text.assign(1, key.space);
+        absl::StrAppend(&order_text, ":", key.id);
+        order_insert.bindNoCopy(1, order_text);
+        order_insert.bind(2, std::string(key.customer));
+        is_new = order_insert.exec() == 1;
+        order_insert.reset();
+      }
+      if (is_new) {
         ++customers_[key.customer].new_orders;
         ++days_[{entry->second, key.customer}].orders;
       }
-      order_insert.reset();
     }
     // Days: a new row, or added to an existing one; a day became a purchase
     // day when its purchase lines were 0 before.

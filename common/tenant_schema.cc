@@ -9,8 +9,8 @@ namespace {
 
 // Migration 7: the rows of the transactions table become the transaction
 // log (common/transaction_log.h), in batches of kLogBatchRows in their
-// original order. They are all reflected in the aggregates already: the
-// fold watermark is set past them.
+// original order. The fold watermark stays at 0: the aggregates, cleared by
+// the migration's SQL, are rebuilt from the log by the first read.
 constexpr int kLogBatchRows = 10000;
 
 void MoveTransactionsToLog(SQLite::Database& db) {
@@ -59,14 +59,6 @@ void MoveTransactionsToLog(SQLite::Database& db) {
       if (++rows == kLogBatchRows) flush();
     }
     flush();
-  }
-  if (seq > 0) {
-    SQLite::Statement watermark(
-        db,
-        "INSERT OR REPLACE INTO tenant_meta(key, value) VALUES "
-        "('folded_batch', ?)");
-    watermark.bind(1, std::to_string(seq));
-    watermark.exec();
   }
   db.exec("DROP TABLE transactions");
 }
@@ -312,11 +304,16 @@ CREATE INDEX sales_activities_by_customer
     // Transactions move from a table (a row plus an index entry per
     // transaction) to an append-only log of batches (a blob per batch plus
     // an index entry per transaction) that the aggregates are folded from:
-    // see common/transaction_log.h. customer_orders now lists the orders
-    // that are purchases (its amount columns are no longer kept): orders
-    // with only returns so far leave it.
+    // see common/transaction_log.h. The aggregates are rebuilt from the log
+    // by the current rules: a zero amount with a positive quantity is now a
+    // purchase, and customer_orders lists only the orders that are
+    // purchases (its amount columns are no longer kept).
     {7, "transaction log", R"sql(
-DELETE FROM customer_orders WHERE purchase_lines <= 0;
+UPDATE customers SET first_purchase_us = NULL, last_purchase_us = NULL,
+  order_count = 0, purchase_day_count = 0, transaction_count = 0,
+  revenue_micros = 0, returns_micros = 0, profit_micros = 0;
+DELETE FROM customer_days;
+DELETE FROM customer_orders;
 CREATE TABLE transaction_batches (
   seq INTEGER PRIMARY KEY,
   body BLOB NOT NULL

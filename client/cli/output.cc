@@ -52,14 +52,18 @@ std::string MessageText(const Message& message) {
     return TimeText(static_cast<const google::protobuf::Timestamp&>(message));
   }
   if (type == "custra.v1.Money") {
-    // Truncated to cents, unlike Units() of format.h, which rounds.
+    // Exact: at least cents, then as many digits as the micros need (CSV and
+    // JSON output are for programs; tables round with Units() of format.h).
     const int64_t micros = reflection->GetInt64(
         message, descriptor->FindFieldByName("amount_micros"));
     const std::string currency = reflection->GetString(
         message, descriptor->FindFieldByName("currency_code"));
-    const int64_t abs = micros < 0 ? -micros : micros;
-    std::string units = absl::StrFormat("%s%d.%02d", micros < 0 ? "-" : "",
-                                        abs / 1000000, (abs % 1000000) / 10000);
+    const uint64_t abs = micros < 0 ? 0 - static_cast<uint64_t>(micros)
+                                    : static_cast<uint64_t>(micros);
+    std::string fraction = absl::StrFormat("%06d", abs % 1000000);
+    while (fraction.size() > 2 && fraction.back() == '0') fraction.pop_back();
+    std::string units =
+        absl::StrCat(micros < 0 ? "-" : "", abs / 1000000, ".", fraction);
     return currency.empty() ? units : absl::StrCat(units, " ", currency);
   }
   if (type == "custra.v1.Date") {

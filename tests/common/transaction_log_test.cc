@@ -186,8 +186,8 @@ TEST_F(TransactionFoldTest, MigrationMovesTableRowsIntoTheLog) {
   {
     auto db = OpenSqlite(path, {});
     ASSERT_TRUE(db.ok());
-    // A version-6 database with 25,001 rows in the transactions table (the
-    // aggregates are not what this test is about).
+    // A version-6 database with 25,001 rows in the transactions table and
+    // their 7 customers, aggregates not filled (the migration rebuilds them).
     ASSERT_TRUE(Migrate(**db, TenantMigrations().subspan(0, 6)).ok());
     (*db)->exec(
         "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n "
@@ -195,6 +195,10 @@ TEST_F(TransactionFoldTest, MigrationMovesTableRowsIntoTheLog) {
         "amount_micros, cost_micros, quantity, order_id, product) SELECT 'x' "
         "|| i, 'c' || (i % 7), i * 1000000, i - 5, CASE WHEN i % 2 = 0 THEN "
         "i END, 1.5, 'o' || (i / 3), 'p' FROM n");
+    (*db)->exec(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < 6) INSERT INTO customers(id, create_time_us, "
+        "update_time_us) SELECT 'c' || i, 0, 0 FROM n");
   }
   auto db = OpenSqlite(path, {});
   ASSERT_TRUE(db.ok());
@@ -206,8 +210,9 @@ TEST_F(TransactionFoldTest, MigrationMovesTableRowsIntoTheLog) {
             0);
   EXPECT_EQ(Count(d, "SELECT count(*) FROM transaction_ids"), 25001);
   EXPECT_EQ(Count(d, "SELECT count(*) FROM transaction_batches"), 3);
-  // Already reflected in the aggregates: nothing to fold.
-  EXPECT_EQ(*HasPendingTransactions(d), false);
+  // The aggregates are rebuilt from the log by the first fold.
+  EXPECT_EQ(*HasPendingTransactions(d), true);
+  EXPECT_EQ(Count(d, "SELECT sum(transaction_count) FROM customers"), 0);
   SQLite::Statement select(d,
                            "SELECT body FROM transaction_batches WHERE "
                            "seq = 3");
@@ -223,6 +228,19 @@ TEST_F(TransactionFoldTest, MigrationMovesTableRowsIntoTheLog) {
   EXPECT_EQ(row.cost_micros, 25000);
   EXPECT_EQ((*last)[1].cost_micros, std::nullopt);  // i = 20001.
   EXPECT_EQ(row.order_id, "o8333");
+  ASSERT_EQ(*FoldPendingTransactions(d), 25001);
+  // Customer c3 has the rows i = 3, 10, ..., 25000 (i % 7 == 3): 3572
+  // rows. Amounts are i - 5, so i = 3 is a return and the other 3571 are
+  // purchases; orders are i / 3 and hold at most one c3 row each (a c3 row
+  // is 7 rows from the next), so 3571 orders.
+  EXPECT_EQ(Count(d,
+                  "SELECT transaction_count FROM customers WHERE id = "
+                  "'c3'"),
+            3572);
+  EXPECT_EQ(Count(d, "SELECT order_count FROM customers WHERE id = 'c3'"),
+            3571);
+  EXPECT_EQ(Count(d, "SELECT returns_micros FROM customers WHERE id = 'c3'"),
+            -2);
   // The migrated ids still make re-sent rows duplicates.
   const TransactionRow resent = Txn("x7", "c0", Day(2023, 1, 1), 1);
   auto result = IngestionStore(&d, kNow).RecordTransactions("", {&resent, 1});

@@ -15,7 +15,8 @@ and decimal.Decimal (no code shared with the server or the CLI):
   - CustomerID "17850.0" is customer "17850";
   - amount = Quantity x UnitPrice, exactly, in micros (1e-6 units);
   - transaction_count = rows; revenue = sum of amounts; returns = sum of the
-    negative amounts; a purchase is a row with amount > 0;
+    negative amounts; a purchase is a row with amount > 0, or amount = 0
+    and Quantity > 0 (free goods);
     first/last_purchase_time = min/max InvoiceDate (UTC) over purchases;
     order_count = distinct InvoiceNo with a purchase row;
     purchase_day_count = distinct UTC days with a purchase row; profit = 0.
@@ -171,7 +172,7 @@ def read_data(data_dir):
                 e.revenue += amount
                 if amount < 0:
                     e.returns += amount
-                elif amount > 0:
+                elif amount > 0 or quantity > 0:
                     e.orders.add(row[col["InvoiceNo"]])
                     e.days.add(when.date())
                     if e.first is None or when < e.first:

@@ -18,7 +18,8 @@ protos/custra/v1/segmentation.proto:
     customer "17850"; amount = Quantity x UnitPrice exactly, in int64 micros;
     InvoiceDate is UTC;
   - window: all history up to AS_OF (inclusive, by UTC date); a purchase row
-    has amount > 0; the population is the customers with >= 1 purchase row;
+    has amount > 0, or amount = 0 and Quantity > 0 (free goods); the
+    population is the customers with >= 1 purchase row;
   - RFM: recency_days = AS_OF - UTC date of the last purchase row; frequency =
     distinct InvoiceNo with a purchase row; monetary = net sum of all the
     customer's amounts in the window. Each dimension is sorted ascending
@@ -44,7 +45,9 @@ import numpy as np
 import pandas as pd
 
 AS_OF = datetime.date(2011, 12, 9)
-EXPECTED_MEMBERS = 4338
+# Customers with a purchase row as of AS_OF: 4,338 with a positive amount,
+# plus one whose only purchase rows are free goods (UnitPrice 0).
+EXPECTED_MEMBERS = 4339
 HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
           "UnitPrice", "CustomerID", "Country"]
 MICROS = decimal.Decimal(1000000)
@@ -137,6 +140,7 @@ def read_rows(data_dir):
                                format="%Y-%m-%d %H:%M:%S", utc=True),
         "amount": (raw["Quantity"].astype(np.int64) *
                    raw["UnitPrice"].map(prices).astype(np.int64)),
+        "quantity": raw["Quantity"].astype(np.int64),
     })
     if rows["amount"].dtype != np.int64:
         die("amounts are not int64 (%s)" % rows["amount"].dtype)
@@ -172,7 +176,8 @@ def rfm_segment(r, f):
 
 def expected_rfm(rows):
     window = rows[rows["day"] <= AS_OF]
-    purchases = window[window["amount"] > 0]
+    purchases = window[(window["amount"] > 0) |
+                       ((window["amount"] == 0) & (window["quantity"] > 0))]
     per = pd.DataFrame({
         "last_day": purchases.groupby("customer")["day"].max(),
         "frequency": purchases.groupby("customer")["invoice"].nunique(),
