@@ -6,6 +6,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -60,6 +61,7 @@ struct ServerFlags {
   double drain_delay_seconds = 0;
   double shutdown_grace_seconds = 10;
   std::string sqlite_synchronous = "full";
+  int64_t sqlite_memory_mib = 256;
   std::string port_file;
   std::string metrics_listen;
   std::string access_log;
@@ -187,6 +189,10 @@ int Run(const ServerFlags& flags) {
   } else if (flags.sqlite_synchronous != "full") {
     return Fail("--sqlite-synchronous must be 'full' or 'normal'");
   }
+  // One memory budget for every tenant database: past it, SQLite recycles
+  // page-cache buffers instead of growing (each connection's own cache is
+  // bounded as well, but open tenants times that bound is unbounded).
+  sqlite3_soft_heap_limit64(flags.sqlite_memory_mib << 20);
   auto control = OpenSqliteControlStore(
       (fs::path(flags.data_dir) / "control.db").string(), sqlite);
   if (!control.ok()) return Fail(control.status().ToString());
@@ -345,6 +351,11 @@ int main(int argc, char** argv) {
                  "full: commits survive power loss; normal: commits survive "
                  "a process crash, faster")
       ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
+  app.add_option("--sqlite-memory-mib", flags.sqlite_memory_mib,
+                 "Memory budget of all SQLite databases together (page "
+                 "caches), in MiB; a soft limit")
+      ->check(CLI::Range(int64_t{16}, int64_t{1} << 20))
       ->capture_default_str();
   app.add_option("--port-file", flags.port_file,
                  "Write the bound port to this file once listening");
