@@ -6,30 +6,17 @@
 #include "common/tenant_schema.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/transaction_rows.h"
 
 namespace custra {
 namespace {
 
+using ::custra::testing::At;
 using ::custra::testing::StatusIs;
 using ::custra::testing::TempDir;
+using ::custra::testing::Txn;
 
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);  // 2023-11-14.
-
-absl::Time Day(int y, int m, int d, int hour = 12) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, hour, 0, 0),
-                         absl::UTCTimeZone());
-}
-
-TransactionRow Txn(std::string id, std::string customer, absl::Time time,
-                   int64_t micros, std::string order = "") {
-  TransactionRow row;
-  row.id = std::move(id);
-  row.customer_id = std::move(customer);
-  row.time = time;
-  row.amount = MoneyValue{"EUR", micros};
-  row.order_id = std::move(order);
-  return row;
-}
 
 class IngestionStoreTest : public ::testing::Test {
  protected:
@@ -49,10 +36,10 @@ class IngestionStoreTest : public ::testing::Test {
 // lines, returns part of it, and has a line with a known cost.
 TEST_F(IngestionStoreTest, AggregatesMatchAHandWorkedExample) {
   std::vector<TransactionRow> rows = {
-      Txn("t1", "c1", Day(2023, 1, 10, 9), 10'000'000, "o1"),
-      Txn("t2", "c1", Day(2023, 1, 10, 9), 5'000'000, "o1"),
-      Txn("t3", "c1", Day(2023, 2, 1), 20'000'000, "o2"),
-      Txn("t4", "c1", Day(2023, 2, 3), -4'000'000, "r1"),
+      Txn("t1", "c1", At(2023, 1, 10, 9), 10'000'000, "o1"),
+      Txn("t2", "c1", At(2023, 1, 10, 9), 5'000'000, "o1"),
+      Txn("t3", "c1", At(2023, 2, 1), 20'000'000, "o2"),
+      Txn("t4", "c1", At(2023, 2, 3), -4'000'000, "r1"),
   };
   rows[2].cost = MoneyValue{"EUR", 12'000'000};
   auto result = Store().RecordTransactions("", rows);
@@ -67,15 +54,15 @@ TEST_F(IngestionStoreTest, AggregatesMatchAHandWorkedExample) {
   EXPECT_EQ(c->stats.profit_micros, 8'000'000);  // 20 - 12, only t3
   EXPECT_EQ(c->stats.order_count, 2);            // o1, o2 (r1 is a return)
   EXPECT_EQ(c->stats.purchase_day_count, 2);     // Jan 10, Feb 1
-  EXPECT_EQ(c->stats.first_purchase, Day(2023, 1, 10, 9));
-  EXPECT_EQ(c->stats.last_purchase, Day(2023, 2, 1));
+  EXPECT_EQ(c->stats.first_purchase, At(2023, 1, 10, 9));
+  EXPECT_EQ(c->stats.last_purchase, At(2023, 2, 1));
 }
 
 TEST_F(IngestionStoreTest, AggregatesAreTheSameWhateverTheBatching) {
   std::vector<TransactionRow> rows = {
-      Txn("a", "c", Day(2023, 3, 1), 1'000'000, "o"),
-      Txn("b", "c", Day(2023, 3, 1), 2'000'000, "o"),
-      Txn("d", "c", Day(2023, 3, 5), 3'000'000),
+      Txn("a", "c", At(2023, 3, 1), 1'000'000, "o"),
+      Txn("b", "c", At(2023, 3, 1), 2'000'000, "o"),
+      Txn("d", "c", At(2023, 3, 5), 3'000'000),
   };
   for (const TransactionRow& row : rows) {
     ASSERT_TRUE(Store().RecordTransactions("", {&row, 1}).ok());
@@ -88,8 +75,8 @@ TEST_F(IngestionStoreTest, AggregatesAreTheSameWhateverTheBatching) {
 }
 
 TEST_F(IngestionStoreTest, ResentIdsAreDuplicatesAndChangeNothing) {
-  std::vector<TransactionRow> rows = {Txn("t1", "c1", Day(2023, 1, 1), 7),
-                                      Txn("t1", "c1", Day(2023, 1, 2), 9)};
+  std::vector<TransactionRow> rows = {Txn("t1", "c1", At(2023, 1, 1), 7),
+                                      Txn("t1", "c1", At(2023, 1, 2), 9)};
   auto first = Store().RecordTransactions("", rows);
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->accepted, 1);
@@ -102,8 +89,8 @@ TEST_F(IngestionStoreTest, ResentIdsAreDuplicatesAndChangeNothing) {
 }
 
 TEST_F(IngestionStoreTest, ReplayedRequestIdReturnsTheFirstResult) {
-  std::vector<TransactionRow> rows = {Txn("t1", "c1", Day(2023, 1, 1), 7),
-                                      Txn("", "c1", Day(2023, 1, 1), 7)};
+  std::vector<TransactionRow> rows = {Txn("t1", "c1", At(2023, 1, 1), 7),
+                                      Txn("", "c1", At(2023, 1, 1), 7)};
   auto first = Store().RecordTransactions("req-1", rows);
   ASSERT_TRUE(first.ok());
   auto replay = Store().RecordTransactions("req-1", rows);
@@ -118,16 +105,16 @@ TEST_F(IngestionStoreTest, ReplayedRequestIdReturnsTheFirstResult) {
 
 TEST_F(IngestionStoreTest, BadRowsAreReportedAndGoodRowsLand) {
   std::vector<TransactionRow> rows = {
-      Txn("ok", "c1", Day(2023, 1, 1), 5),
+      Txn("ok", "c1", At(2023, 1, 1), 5),
       Txn("future", "c1", kNow + absl::Hours(48), 5),
-      Txn("old", "c1", Day(1850, 1, 1), 5),
-      Txn("nocustomer", "", Day(2023, 1, 1), 5),
+      Txn("old", "c1", At(1850, 1, 1), 5),
+      Txn("nocustomer", "", At(2023, 1, 1), 5),
   };
-  rows.push_back(Txn("badcur", "c1", Day(2023, 1, 1), 5));
+  rows.push_back(Txn("badcur", "c1", At(2023, 1, 1), 5));
   rows.back().amount->currency = "euro";
-  rows.push_back(Txn("othercur", "c1", Day(2023, 1, 1), 5));
+  rows.push_back(Txn("othercur", "c1", At(2023, 1, 1), 5));
   rows.back().amount->currency = "USD";
-  rows.push_back(Txn(std::string(200, 'x'), "c1", Day(2023, 1, 1), 5));
+  rows.push_back(Txn(std::string(200, 'x'), "c1", At(2023, 1, 1), 5));
   auto result = Store().RecordTransactions("", rows);
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->accepted, 1);
@@ -205,14 +192,14 @@ TEST_F(IngestionStoreTest, ListFiltersByKindRegionAndTag) {
 }
 
 TEST_F(IngestionStoreTest, DeleteCustomerErasesEverythingAboutIt) {
-  std::vector<TransactionRow> rows = {Txn("t1", "c1", Day(2023, 1, 1), 5),
-                                      Txn("t2", "c2", Day(2023, 1, 1), 5)};
+  std::vector<TransactionRow> rows = {Txn("t1", "c1", At(2023, 1, 1), 5),
+                                      Txn("t2", "c2", At(2023, 1, 1), 5)};
   ASSERT_TRUE(Store().RecordTransactions("", rows).ok());
   InteractionRow visit;
   visit.id = "i1";
   visit.customer_id = "c1";
   visit.kind = 1;
-  visit.time = Day(2023, 1, 2);
+  visit.time = At(2023, 1, 2);
   ASSERT_TRUE(Store().RecordInteractions("", {&visit, 1}).ok());
   auto deleted = Store().DeleteCustomer("c1");
   ASSERT_TRUE(deleted.ok());
@@ -245,7 +232,7 @@ TEST_F(IngestionStoreTest, InteractionFilterSelectsKindChannelAndTime) {
     rows[i].id = absl::StrCat("i", i);
     rows[i].customer_id = "c";
     rows[i].kind = kinds[i];
-    rows[i].time = Day(2023, 1, 1 + i);
+    rows[i].time = At(2023, 1, 1 + i);
     rows[i].channel = i == 2 ? "web" : "phone";
   }
   ASSERT_TRUE(Store().RecordInteractions("", rows).ok());
@@ -276,21 +263,21 @@ TEST_F(IngestionStoreTest, InteractionFilterSelectsKindChannelAndTime) {
 }
 
 TEST_F(IngestionStoreTest, RequestIdReusedForOtherRowsIsRefused) {
-  std::vector<TransactionRow> first = {Txn("a", "c", Day(2023, 1, 1), 5),
-                                       Txn("b", "c", Day(2023, 1, 1), 5)};
+  std::vector<TransactionRow> first = {Txn("a", "c", At(2023, 1, 1), 5),
+                                       Txn("b", "c", At(2023, 1, 1), 5)};
   ASSERT_TRUE(Store().RecordTransactions("req", first).ok());
   // Same id, a different (larger) batch: a resumed import with another
   // batch size. Replaying would hide row "d".
   std::vector<TransactionRow> second = first;
-  second.push_back(Txn("d", "c", Day(2023, 1, 1), 5));
+  second.push_back(Txn("d", "c", At(2023, 1, 1), 5));
   EXPECT_THAT(Store().RecordTransactions("req", second),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(Store().GetCustomer("c")->stats.transaction_count, 2);
 }
 
 TEST_F(IngestionStoreTest, ReplayWorksWhenRejectedIdsHoldSeparators) {
-  std::vector<TransactionRow> rows = {Txn("a\x1F\x1E", "c", Day(2023, 1, 1), 5),
-                                      Txn("ok", "c", Day(2023, 1, 1), 5)};
+  std::vector<TransactionRow> rows = {Txn("a\x1F\x1E", "c", At(2023, 1, 1), 5),
+                                      Txn("ok", "c", At(2023, 1, 1), 5)};
   auto first = Store().RecordTransactions("req", rows);
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->rejected, 1);
@@ -303,8 +290,8 @@ TEST_F(IngestionStoreTest, ReplayWorksWhenRejectedIdsHoldSeparators) {
 
 TEST_F(IngestionStoreTest, AmountsBeyondOneBillionUnitsAreOutOfRange) {
   std::vector<TransactionRow> rows = {
-      Txn("big", "c", Day(2023, 1, 1), 9'000'000'000'000'000'000),
-      Txn("max", "c", Day(2023, 1, 1), 1'000'000'000'000'000)};
+      Txn("big", "c", At(2023, 1, 1), 9'000'000'000'000'000'000),
+      Txn("max", "c", At(2023, 1, 1), 1'000'000'000'000'000)};
   auto result = Store().RecordTransactions("", rows);
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->accepted, 1);
@@ -315,8 +302,8 @@ TEST_F(IngestionStoreTest, AmountsBeyondOneBillionUnitsAreOutOfRange) {
 TEST_F(IngestionStoreTest, TransactionIdsAndOrderIdsNeverShareAnOrder) {
   // "X" is a transaction without an order on day 1 and an order id on
   // day 2: two orders, not one.
-  std::vector<TransactionRow> rows = {Txn("X", "c", Day(2023, 1, 1), 5),
-                                      Txn("t2", "c", Day(2023, 1, 2), 5, "X")};
+  std::vector<TransactionRow> rows = {Txn("X", "c", At(2023, 1, 1), 5),
+                                      Txn("t2", "c", At(2023, 1, 2), 5, "X")};
   ASSERT_TRUE(Store().RecordTransactions("", rows).ok());
   auto c = Store().GetCustomer("c");
   EXPECT_EQ(c->stats.order_count, 2);

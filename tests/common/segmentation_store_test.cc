@@ -8,33 +8,20 @@
 #include "common/tenant_schema.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/transaction_rows.h"
 
 namespace custra {
 namespace {
 
+using ::custra::testing::At;
 using ::custra::testing::StatusIs;
 using ::custra::testing::TempDir;
+using ::custra::testing::Txn;
 
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);  // 2023-11-14.
 
 int64_t DayNumber(int y, int m, int d) {
   return absl::CivilDay(y, m, d) - absl::CivilDay(1970, 1, 1);
-}
-
-absl::Time At(int y, int m, int d, int hour = 12) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, hour, 0, 0),
-                         absl::UTCTimeZone());
-}
-
-TransactionRow Txn(std::string id, std::string customer, absl::Time time,
-                   int64_t micros, std::string order = "") {
-  TransactionRow row;
-  row.id = std::move(id);
-  row.customer_id = std::move(customer);
-  row.time = time;
-  row.amount = MoneyValue{"EUR", micros};
-  row.order_id = std::move(order);
-  return row;
 }
 
 SegmentMember Member(std::string id, int segment, int64_t revenue) {

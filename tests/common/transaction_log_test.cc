@@ -10,30 +10,17 @@
 #include "common/tenant_schema.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/transaction_rows.h"
 
 namespace custra {
 namespace {
 
+using ::custra::testing::At;
 using ::custra::testing::StatusIs;
 using ::custra::testing::TempDir;
+using ::custra::testing::Txn;
 
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);  // 2023-11-14.
-
-absl::Time Day(int y, int m, int d) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0),
-                         absl::UTCTimeZone());
-}
-
-TransactionRow Txn(std::string id, std::string customer, absl::Time time,
-                   int64_t micros, std::string order = "") {
-  TransactionRow row;
-  row.id = std::move(id);
-  row.customer_id = std::move(customer);
-  row.time = time;
-  row.amount = MoneyValue{"EUR", micros};
-  row.order_id = std::move(order);
-  return row;
-}
 
 StoredTransaction Stored(std::string id, int64_t amount,
                          std::optional<int64_t> cost) {
@@ -100,12 +87,12 @@ class TransactionFoldTest : public ::testing::Test {
 // Three batches; the order "o2" has lines in two of them.
 std::vector<std::vector<TransactionRow>> Batches() {
   return {
-      {Txn("t1", "c1", Day(2023, 1, 10), 10'000'000, "o1"),
-       Txn("t2", "c2", Day(2023, 1, 11), 4'000'000, "o2")},
-      {Txn("t3", "c2", Day(2023, 1, 11), 6'000'000, "o2"),
-       Txn("t4", "c1", Day(2023, 2, 1), -3'000'000, "r1"),
-       Txn("t1", "c1", Day(2023, 1, 10), 10'000'000, "o1")},  // Duplicate.
-      {Txn("t5", "c3", Day(2023, 3, 1), 1'000'000)},
+      {Txn("t1", "c1", At(2023, 1, 10), 10'000'000, "o1"),
+       Txn("t2", "c2", At(2023, 1, 11), 4'000'000, "o2")},
+      {Txn("t3", "c2", At(2023, 1, 11), 6'000'000, "o2"),
+       Txn("t4", "c1", At(2023, 2, 1), -3'000'000, "r1"),
+       Txn("t1", "c1", At(2023, 1, 10), 10'000'000, "o1")},  // Duplicate.
+      {Txn("t5", "c3", At(2023, 3, 1), 1'000'000)},
   };
 }
 
@@ -242,7 +229,7 @@ TEST_F(TransactionFoldTest, MigrationMovesTableRowsIntoTheLog) {
   EXPECT_EQ(Count(d, "SELECT returns_micros FROM customers WHERE id = 'c3'"),
             -2);
   // The migrated ids still make re-sent rows duplicates.
-  const TransactionRow resent = Txn("x7", "c0", Day(2023, 1, 1), 1);
+  const TransactionRow resent = Txn("x7", "c0", At(2023, 1, 1), 1);
   auto result = IngestionStore(&d, kNow).RecordTransactions("", {&resent, 1});
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->duplicates, 1);

@@ -18,6 +18,7 @@
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/tenant_clients.h"
 
 namespace custra {
 namespace {
@@ -380,18 +381,8 @@ TEST(MessageSizeLimitTest, RequestsAboveTheLimitAreRefusedWithDetails) {
   options.extra_args = {absl::StrCat("--max-message-bytes=", limit)};
   auto server = ServerProcess::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
-  ClientOptions client_options;
-  client_options.target = (*server)->address();
-  client_options.api_key = (*server)->admin_key();
-  auto admin = Client::Create(client_options);
-  ASSERT_TRUE(admin.ok());
-  ASSERT_TRUE((*admin)->CreateTenant("bulk").ok());
-  auto key = (*admin)->IssueApiKey("bulk");
-  ASSERT_TRUE(key.ok());
-  client_options.tenant_id = "bulk";
-  client_options.api_key = key->secret();
-  auto client = Client::Create(client_options);
-  ASSERT_TRUE(client.ok());
+  auto client = testing::NewTenantClient(**server, "bulk");
+  ASSERT_TRUE(client.ok()) << client.status();
 
   auto served = (*client)->RecordTransactions(Rows(at_limit));
   ASSERT_TRUE(served.ok()) << served.status();
