@@ -1,5 +1,7 @@
 #include "server/call_context.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -9,17 +11,31 @@
 namespace custra::server {
 
 absl::StatusOr<TenantConcurrencyLimiter::Slot>
-TenantConcurrencyLimiter::Acquire(absl::string_view tenant) {
-  absl::MutexLock lock(&mu_);
+TenantConcurrencyLimiter::Acquire(absl::string_view tenant,
+                                  absl::Duration wait) {
+  // Waits (without spinning) until the tenant has a free slot or `wait` is
+  // over; either way the mutex is held afterwards.
+  struct Free {
+    const TenantConcurrencyLimiter* limiter;
+    absl::string_view tenant;
+    bool operator()() const {
+      auto it = limiter->in_flight_.find(tenant);
+      return it == limiter->in_flight_.end() || it->second < limiter->limit_;
+    }
+  };
+  const Free free{this, tenant};
+  mu_.LockWhenWithTimeout(absl::Condition(&free), wait);
   int& count = in_flight_[tenant];
   if (count >= limit_) {
+    mu_.Unlock();
     return WithReason(
         absl::ResourceExhaustedError(absl::StrCat(
-            "tenant ", tenant, " already has ", limit_,
-            " calls in flight (the per-tenant limit); retry with backoff")),
+            "tenant ", tenant, " already has ", limit_, " ", what_,
+            " in flight (the per-tenant limit); retry with backoff")),
         reason::kTenantConcurrencyLimit);
   }
   ++count;
+  mu_.Unlock();
   return Slot(this, std::string(tenant));
 }
 
@@ -28,6 +44,12 @@ void TenantConcurrencyLimiter::Release(absl::string_view tenant) {
   auto it = in_flight_.find(tenant);
   if (it == in_flight_.end()) return;
   if (--it->second <= 0) in_flight_.erase(it);
+}
+
+absl::Duration CallGate::HeavyWait(const grpc::ServerContextBase& context) {
+  const absl::Duration left =
+      absl::FromChrono(context.deadline()) - absl::Now();
+  return std::clamp(left, absl::ZeroDuration(), kMaxHeavyWait);
 }
 
 absl::string_view CallGate::Header(const grpc::ServerContextBase& context,

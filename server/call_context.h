@@ -9,6 +9,7 @@
 #include <grpcpp/server_context.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/authenticator.h"
 #include "common/tenant_registry.h"
 #include "server/request_size_limit.h"
@@ -30,7 +32,10 @@ class Observability;
 // Thread-safe.
 class TenantConcurrencyLimiter {
  public:
-  explicit TenantConcurrencyLimiter(int limit) : limit_(limit) {}
+  // `what` names the calls counted in the refusal ("calls", "heavy
+  // calls ...").
+  explicit TenantConcurrencyLimiter(int limit, std::string what = "calls")
+      : limit_(limit), what_(std::move(what)) {}
 
   // A held slot; releasing it (destruction) lets another call in.
   class Slot {
@@ -53,14 +58,17 @@ class TenantConcurrencyLimiter {
   };
 
   // A slot, or RESOURCE_EXHAUSTED (TENANT_CONCURRENCY_LIMIT) when the
-  // tenant already has `limit` calls in flight.
-  absl::StatusOr<Slot> Acquire(absl::string_view tenant)
+  // tenant has `limit` calls in flight for longer than `wait` (at once for
+  // a zero wait).
+  absl::StatusOr<Slot> Acquire(absl::string_view tenant,
+                               absl::Duration wait = absl::ZeroDuration())
       ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   void Release(absl::string_view tenant) ABSL_LOCKS_EXCLUDED(mu_);
 
   const int limit_;
+  const std::string what_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
 };
@@ -76,17 +84,28 @@ struct TenantCall {
 // Authenticates calls from their metadata. Thread-safe.
 class CallGate {
  public:
+  // `heavy_concurrency`: calls in flight per tenant that run whole-tenant
+  // computations (segmentation runs, scoring, model fits), so that one
+  // tenant cannot take every core from the others.
   CallGate(const Authenticator* authenticator, TenantRegistry* registry,
-           int tenant_concurrency)
+           int tenant_concurrency, int heavy_concurrency = 1)
       : authenticator_(authenticator),
         registry_(registry),
-        limiter_(tenant_concurrency) {}
+        limiter_(tenant_concurrency),
+        heavy_limiter_(heavy_concurrency,
+                       "heavy calls (segmentation runs, scoring, model fits)") {
+  }
+
+  // What a call costs: a heavy call also takes one of the tenant's heavy
+  // slots.
+  enum class Weight { kLight, kHeavy };
 
   // Runs `handler(TenantCall&) -> absl::Status` for an authenticated
   // tenant call and returns its wire status.
   template <typename Handler>
   grpc::Status ServeTenantCall(const grpc::ServerContextBase& context,
-                               Handler&& handler) {
+                               Handler&& handler,
+                               Weight weight = Weight::kLight) {
     absl::StatusOr<Principal> principal =
         authenticator_->AuthenticateTenantCall(Header(context, "authorization"),
                                                Header(context, "x-tenant-id"));
@@ -96,6 +115,15 @@ class CallGate {
     }
     auto slot = limiter_.Acquire(principal->tenant_id);
     if (!slot.ok()) return ToGrpcStatus(slot.status());
+    std::optional<TenantConcurrencyLimiter::Slot> heavy_slot;
+    if (weight == Weight::kHeavy) {
+      // Heavy calls queue (a waiting thread costs no CPU; refusing and
+      // retrying would), within the tenant's concurrency limit above.
+      auto heavy =
+          heavy_limiter_.Acquire(principal->tenant_id, HeavyWait(context));
+      if (!heavy.ok()) return ToGrpcStatus(heavy.status());
+      heavy_slot.emplace(*std::move(heavy));
+    }
     auto database = registry_->Get(principal->tenant_id);
     if (!database.ok()) return ToGrpcStatus(database.status());
     TenantCall call{*std::move(principal), *std::move(database)};
@@ -114,6 +142,11 @@ class CallGate {
     if (!admitted.ok()) return ToGrpcStatus(admitted);
     return ToGrpcStatus(handler());
   }
+
+  // How long a heavy call may wait for its tenant's heavy slot: up to its
+  // deadline, at most kMaxHeavyWait.
+  static absl::Duration HeavyWait(const grpc::ServerContextBase& context);
+  static constexpr absl::Duration kMaxHeavyWait = absl::Seconds(30);
 
   // Checks the tenant an admin request names (if any) and the call's
   // x-tenant-id header (if any): each must be a valid id, and they must
@@ -158,6 +191,7 @@ class CallGate {
   const Authenticator* authenticator_;
   TenantRegistry* registry_;
   TenantConcurrencyLimiter limiter_;
+  TenantConcurrencyLimiter heavy_limiter_;
   Observability* observability_ = nullptr;
   const RequestSizeLimit* request_size_limit_ = nullptr;
 };

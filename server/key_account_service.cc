@@ -501,7 +501,8 @@ grpc::Status KeyAccountServiceImpl::ScoreAccounts(
     grpc::ServerContext* context, const v1::ScoreAccountsRequest* request,
     v1::ScoreAccountsResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         if (request->request_id().size() > 128) {
           return InvalidFieldError("request_id", "must be at most 128 bytes");
         }
@@ -648,7 +649,8 @@ grpc::Status KeyAccountServiceImpl::ScoreAccounts(
                                                    fingerprint, now));
         run.set_id(item.id);
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kHeavy);
 }
 
 grpc::Status KeyAccountServiceImpl::GetAccountScoringRun(

@@ -58,6 +58,7 @@ struct ServerFlags {
   size_t max_open_tenants = 256;
   int max_message_bytes = 16 << 20;
   int tenant_concurrency = 32;
+  int tenant_heavy_concurrency = 1;
   double drain_delay_seconds = 0;
   double shutdown_grace_seconds = 10;
   std::string sqlite_synchronous = "full";
@@ -204,7 +205,8 @@ int Run(const ServerFlags& flags) {
   if (!registry.ok()) return Fail(registry.status().ToString());
 
   Authenticator authenticator(control->get(), Sha256Hex(*admin_key));
-  CallGate gate(&authenticator, registry->get(), flags.tenant_concurrency);
+  CallGate gate(&authenticator, registry->get(), flags.tenant_concurrency,
+                flags.tenant_heavy_concurrency);
   Observability::Options observability_options;
   observability_options.metrics_listen = flags.metrics_listen;
   observability_options.access_log = flags.access_log;
@@ -337,6 +339,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tenant-concurrency", flags.tenant_concurrency,
                  "Calls in flight per tenant before RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--tenant-heavy-concurrency", flags.tenant_heavy_concurrency,
+                 "Heavy calls (segmentation runs, structure reports, "
+                 "scoring, model fits and evaluations) in flight per tenant; "
+                 "more get RESOURCE_EXHAUSTED, so one tenant cannot take "
+                 "every core")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--drain-delay", flags.drain_delay_seconds,

@@ -708,7 +708,8 @@ grpc::Status SegmentationServiceImpl::RunSegmentation(
     grpc::ServerContext* context, const v1::RunSegmentationRequest* request,
     v1::RunSegmentationResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         const absl::Time start = absl::Now();
         CUSTRA_RETURN_IF_ERROR(CheckRunRequest(*request));
         CUSTRA_ASSIGN_OR_RETURN(
@@ -770,7 +771,8 @@ grpc::Status SegmentationServiceImpl::RunSegmentation(
         stored.record = run.SerializeAsString();
         return store.SaveRun(stored, members, request->request_id(),
                              fingerprint, now);
-      });
+      },
+      CallGate::Weight::kHeavy);
 }
 
 grpc::Status SegmentationServiceImpl::GetRun(grpc::ServerContext* context,
@@ -1155,7 +1157,8 @@ grpc::Status SegmentationServiceImpl::GetStructureReport(
     grpc::ServerContext* context, const v1::GetStructureReportRequest* request,
     v1::GetStructureReportResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         if (request->dimension() == v1::STRUCTURE_DIMENSION_UNSPECIFIED ||
             !v1::StructureDimension_IsValid(request->dimension())) {
           return InvalidFieldError("dimension",
@@ -1217,7 +1220,8 @@ grpc::Status SegmentationServiceImpl::GetStructureReport(
           AddChanges(report->current(), report->comparison(), report);
         }
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kHeavy);
 }
 
 }  // namespace custra::server

@@ -149,7 +149,8 @@ grpc::Status KeyAccountServiceImpl::FitValueModel(
     grpc::ServerContext* context, const v1::FitValueModelRequest* request,
     v1::FitValueModelResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         const absl::Time start = absl::Now();
         const v1::ValueModelType type = request->model_type();
         if (type == v1::VALUE_MODEL_TYPE_UNSPECIFIED ||
@@ -316,7 +317,8 @@ grpc::Status KeyAccountServiceImpl::FitValueModel(
               absl::ToDoubleSeconds(absl::Now() - start));
         }
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kHeavy);
 }
 
 grpc::Status KeyAccountServiceImpl::GetValueModel(
@@ -639,7 +641,8 @@ grpc::Status KeyAccountServiceImpl::EvaluateValueModel(
     grpc::ServerContext* context, const v1::EvaluateValueModelRequest* request,
     v1::EvaluateValueModelResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         if (request->value_model_id().empty()) {
           return InvalidFieldError("value_model_id", "is required");
         }
@@ -744,7 +747,8 @@ grpc::Status KeyAccountServiceImpl::EvaluateValueModel(
               std::sqrt(sq_error / customers));
         }
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kHeavy);
 }
 
 }  // namespace custra::server
