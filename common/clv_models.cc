@@ -34,7 +34,9 @@ constexpr double kLogBound = 10;
 constexpr double kMaxFrequency = 1e6;
 
 // Each frequency group of PreparedCounts is padded to a multiple of this
-// many rows (the widest vector holds 4 doubles).
+// many rows: a whole AVX2 vector. The AVX-512 clone finishes a group's last
+// half vector in its shorter epilogue; padding to 8 rows measured slower
+// (more padding rows on CDNOW's many small groups).
 constexpr int32_t kGroupPadding = 4;
 
 // Series of the Gauss hypergeometric function are summed up to this many
@@ -539,15 +541,16 @@ absl::Status CheckIdentifiable(const PreparedCounts& d) {
 // `#pragma omp simd` (the file is compiled with -fopenmp-simd, which enables
 // the pragma without the OpenMP runtime). Both are accurate to a few units in
 // the last place; their truncation errors are below 1e-17 relative. On
-// x86-64 Linux the loops are compiled twice, for AVX2 and for baseline
-// x86-64, and the loader picks the clone the CPU supports. No fused
-// multiply-adds are used (the standard mode compiles with
-// -ffp-contract=off), so both clones do the same arithmetic; only the order
-// of the final sums differs.
+// x86-64 Linux the loops are compiled three times, for x86-64-v4 (AVX-512:
+// 8 doubles per vector and 32 vector registers, so the row loop does not
+// spill), for AVX2 and for baseline x86-64, and the loader picks the best
+// clone the CPU supports. No fused multiply-adds are used (the standard mode
+// compiles with -ffp-contract=off), so the clones do the same arithmetic;
+// only the order of the final sums differs.
 #if defined(__x86_64__) && defined(__linux__) && \
     (defined(__GNUC__) || defined(__clang__))
 #define CUSTRA_CLV_VECTOR_CLONES \
-  __attribute__((target_clones("avx2", "default")))
+  __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define CUSTRA_CLV_VECTOR_CLONES
 #endif

@@ -196,7 +196,7 @@ std::vector<ScipyRun> RunScipy(const std::string& python,
 
 void PrintFit(const char* label, const FitResult& fit, double seconds) {
   printf(
-      "  %-32s %9.2f ms  LL %.4f  r %.4f alpha %.4f a %.4f b %.4f  (%s, %d "
+      "  %-32s %9.3f ms  LL %.4f  r %.4f alpha %.4f a %.4f b %.4f  (%s, %d "
       "evals)\n",
       label, seconds * 1e3, fit.log_likelihood, fit.params[0], fit.params[1],
       fit.params[2], fit.params[3],
@@ -253,7 +253,7 @@ Outcome Benchmark(const char* name, const SummaryData& data, int repeats,
   for (const ScipyRun& run : runs) {
     const double speedup = run.seconds / outcome.one_start_seconds;
     printf(
-        "  SciPy L-BFGS-B, %-16s %9.2f ms  LL %.4f  (%d evals)  C++ 1 start "
+        "  SciPy L-BFGS-B, %-16s %9.3f ms  LL %.4f  (%d evals)  C++ 1 start "
         "is %.1fx faster\n",
         run.variant.c_str(), run.seconds * 1e3, run.log_likelihood,
         run.evaluations, speedup);
