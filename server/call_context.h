@@ -86,12 +86,13 @@ class CallGate {
  public:
   // `heavy_concurrency`: calls in flight per tenant that run whole-tenant
   // computations (segmentation runs, scoring, model fits), so that one
-  // tenant cannot take every core from the others.
+  // tenant cannot take every core from the others; 0: no such limit.
   CallGate(const Authenticator* authenticator, TenantRegistry* registry,
-           int tenant_concurrency, int heavy_concurrency = 1)
+           int tenant_concurrency, int heavy_concurrency = 0)
       : authenticator_(authenticator),
         registry_(registry),
         limiter_(tenant_concurrency),
+        heavy_limited_(heavy_concurrency > 0),
         heavy_limiter_(heavy_concurrency,
                        "heavy calls (segmentation runs, scoring, model fits)") {
   }
@@ -116,7 +117,7 @@ class CallGate {
     auto slot = limiter_.Acquire(principal->tenant_id);
     if (!slot.ok()) return ToGrpcStatus(slot.status());
     std::optional<TenantConcurrencyLimiter::Slot> heavy_slot;
-    if (weight == Weight::kHeavy) {
+    if (weight == Weight::kHeavy && heavy_limited_) {
       // Heavy calls queue (a waiting thread costs no CPU; refusing and
       // retrying would), within the tenant's concurrency limit above.
       auto heavy =
@@ -191,6 +192,7 @@ class CallGate {
   const Authenticator* authenticator_;
   TenantRegistry* registry_;
   TenantConcurrencyLimiter limiter_;
+  const bool heavy_limited_;
   TenantConcurrencyLimiter heavy_limiter_;
   Observability* observability_ = nullptr;
   const RequestSizeLimit* request_size_limit_ = nullptr;

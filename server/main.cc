@@ -58,7 +58,7 @@ struct ServerFlags {
   size_t max_open_tenants = 256;
   int max_message_bytes = 16 << 20;
   int tenant_concurrency = 32;
-  int tenant_heavy_concurrency = 1;
+  int tenant_heavy_concurrency = 0;
   double drain_delay_seconds = 0;
   double shutdown_grace_seconds = 10;
   std::string sqlite_synchronous = "full";
@@ -344,9 +344,9 @@ int main(int argc, char** argv) {
   app.add_option("--tenant-heavy-concurrency", flags.tenant_heavy_concurrency,
                  "Heavy calls (segmentation runs, structure reports, "
                  "scoring, model fits and evaluations) in flight per tenant; "
-                 "more get RESOURCE_EXHAUSTED, so one tenant cannot take "
-                 "every core")
-      ->check(CLI::Range(1, 100000))
+                 "more wait for a slot up to their deadline (at most 30 s). "
+                 "0: no limit")
+      ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   app.add_option("--drain-delay", flags.drain_delay_seconds,
                  "Seconds to report NOT_SERVING before refusing new calls")
