@@ -959,7 +959,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
             "time_us, "
             "contact, channel, notes, satisfaction, nps, referred_customer_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        std::vector<std::string> customer_ids;
+        std::vector<absl::string_view> customer_ids;  // View `rows`.
         for (size_t i = 0; i < rows.size(); ++i) {
           const InteractionRow& row = rows[i];
           if (auto error = ValidateInteraction(row, now_)) {
@@ -995,11 +995,9 @@ absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
           }
         }
         result.rejected = static_cast<int>(result.rejections.size());
-        std::vector<absl::string_view> ids(customer_ids.begin(),
-                                           customer_ids.end());
         std::vector<absl::string_view> checked;
         result.customers_created =
-            EnsureCustomers(*db_, ids, now_, nullptr, &checked);
+            EnsureCustomers(*db_, customer_ids, now_, nullptr, &checked);
         Remember(*db_, key, EncodeIngestResult(result), now_);
         txn.commit();
         return result;
