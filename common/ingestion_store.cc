@@ -229,21 +229,24 @@ int EnsureCustomers(SQLite::Database& db,
                     absl::Time now,
                     const absl::flat_hash_set<std::string>* known,
                     std::vector<absl::string_view>* checked) {
-  std::optional<SQLite::Statement> insert;
-  int created = 0;
+  const size_t first = checked->size();
   for (absl::string_view id : customer_ids) {
-    if (known != nullptr && known->contains(id)) continue;
-    if (!insert) {
-      insert.emplace(db,
-                     "INSERT OR IGNORE INTO customers(id, kind, implicit, "
-                     "create_time_us, update_time_us) VALUES (?, 1, 1, ?, ?)");
-      insert->bind(2, static_cast<int64_t>(Micros(now)));
-      insert->bind(3, static_cast<int64_t>(Micros(now)));
-    }
-    insert->bind(1, std::string(id));
-    created += insert->exec();
-    insert->reset();
-    checked->push_back(id);
+    if (known == nullptr || !known->contains(id)) checked->push_back(id);
+  }
+  if (checked->size() == first) return 0;
+  // In id order: consecutive inserts then land on the same pages.
+  std::sort(checked->begin() + first, checked->end());
+  SQLite::Statement insert(
+      db,
+      "INSERT OR IGNORE INTO customers(id, kind, implicit, "
+      "create_time_us, update_time_us) VALUES (?, 1, 1, ?, ?)");
+  insert.bind(2, static_cast<int64_t>(Micros(now)));
+  insert.bind(3, static_cast<int64_t>(Micros(now)));
+  int created = 0;
+  for (size_t i = first; i < checked->size(); ++i) {
+    insert.bind(1, std::string((*checked)[i]));
+    created += insert.exec();
+    insert.reset();
   }
   return created;
 }
@@ -552,6 +555,7 @@ absl::StatusOr<int64_t> EraseCustomerTransactions(
                            "seq = ?");
   for (auto& [seq, body] : rewrites) {
     if (body.empty()) body = std::string(kBatchMagic);
+    body = StoredBatch(body);
     update.bind(1, body.data(), static_cast<int>(body.size()));
     update.bind(2, static_cast<int64_t>(seq));
     update.exec();
@@ -794,21 +798,99 @@ absl::StatusOr<std::string> IngestionStore::TenantCurrency() {
       [&]() -> absl::StatusOr<std::string> { return ReadCurrency(*db_); });
 }
 
+PreparedTransactions PrepareTransactions(absl::string_view request_id,
+                                         std::span<const TransactionRow> rows,
+                                         absl::string_view tenant_currency,
+                                         absl::Time now) {
+  PreparedTransactions prepared;
+  prepared.rows = rows;
+  prepared.request_id = std::string(request_id);
+  prepared.fingerprint = KeyOf("transactions", request_id, rows).fingerprint;
+  prepared.now = now;
+  prepared.checked_currency = std::string(tenant_currency);
+  prepared.currency = std::string(tenant_currency);
+  prepared.valid.reserve(rows.size());
+  prepared.encoded_end.reserve(rows.size());
+  prepared.encoded.reserve(kBatchMagic.size() + 64 * rows.size());
+  prepared.encoded.append(kBatchMagic.data(), kBatchMagic.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const TransactionRow& row = rows[i];
+    if (auto error = ValidateTransaction(row, prepared.currency, now)) {
+      error->row_index = static_cast<int>(i);
+      prepared.rejections.push_back(*std::move(error));
+      continue;
+    }
+    if (prepared.currency.empty()) prepared.currency = row.amount->currency;
+    TransactionView stored{.id = row.id,
+                           .customer_id = row.customer_id,
+                           .time_us = Micros(*row.time),
+                           .amount_micros = row.amount->micros,
+                           .cost_micros = std::nullopt,
+                           .quantity = row.quantity,
+                           .order_id = row.order_id,
+                           .product = row.product,
+                           .category = row.category,
+                           .channel = row.channel};
+    if (row.cost) {
+      stored.cost_micros = row.cost->micros;
+    } else if (row.margin) {
+      stored.cost_micros =
+          stored.amount_micros -
+          static_cast<int64_t>(std::llround(
+              static_cast<double>(stored.amount_micros) * *row.margin));
+    }
+    AppendTransaction(stored, &prepared.encoded);
+    prepared.has_cost.push_back(stored.cost_micros.has_value());
+    prepared.valid.push_back(static_cast<int>(i));
+    prepared.encoded_end.push_back(prepared.encoded.size());
+  }
+  prepared.stored = StoredBatch(prepared.encoded);
+  prepared.claim_order.resize(prepared.valid.size());
+  for (size_t p = 0; p < prepared.valid.size(); ++p) {
+    prepared.claim_order[p] = static_cast<int>(p);
+  }
+  std::sort(prepared.claim_order.begin(), prepared.claim_order.end(),
+            [&](int a, int b) {
+              const std::string& x = rows[prepared.valid[a]].id;
+              const std::string& y = rows[prepared.valid[b]].id;
+              const int c = x.compare(y);
+              return c < 0 || (c == 0 && a < b);
+            });
+  return prepared;
+}
+
 absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
     absl::string_view request_id, std::span<const TransactionRow> rows) {
+  // Prepared against the currency read now; RecordPrepared prepares again
+  // in the rare case that another import changed it in between.
+  absl::StatusOr<std::string> currency = TenantCurrency();
+  if (!currency.ok()) return currency.status();
+  PreparedTransactions prepared =
+      PrepareTransactions(request_id, rows, *currency, now_);
+  return RecordPrepared(&prepared);
+}
+
+absl::StatusOr<IngestResult> IngestionStore::RecordPrepared(
+    PreparedTransactions* prepared) {
   std::vector<absl::string_view> checked;
   absl::StatusOr<IngestResult> result = CatchSqlite(
       "recording transactions", [&]() -> absl::StatusOr<IngestResult> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-        const RequestKey key = KeyOf("transactions", request_id, rows);
+        const RequestKey key{"transactions", prepared->request_id,
+                             prepared->fingerprint};
         CUSTRA_ASSIGN_OR_RETURN(
             std::optional<IngestResult> replayed,
             Replay<IngestResult>(*db_, key, DecodeIngestResult));
         if (replayed) return *std::move(replayed);
-        std::string currency = ReadCurrency(*db_);
-        const std::string original_currency = currency;
+        const std::string currency = ReadCurrency(*db_);
+        if (currency != prepared->checked_currency) {
+          *prepared = PrepareTransactions(prepared->request_id, prepared->rows,
+                                          currency, prepared->now);
+        }
+        const PreparedTransactions& in = *prepared;
         IngestResult result;
-        bool any_cost = false;
+        result.rejections = in.rejections;
+        result.rejected = static_cast<int>(result.rejections.size());
         // The batch's number: after every batch written or folded so far.
         const int64_t batch =
             db_->execAndGet(
@@ -823,55 +905,49 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
             *db_,
             "INSERT OR IGNORE INTO transaction_ids(id, batch) VALUES (?, ?)");
         claim.bind(2, static_cast<int64_t>(batch));
-        std::string body;
-        std::vector<absl::string_view> customer_ids;  // Distinct.
-        absl::flat_hash_set<absl::string_view> seen;
-        body.reserve(64 * rows.size());
-        for (size_t i = 0; i < rows.size(); ++i) {
-          const TransactionRow& row = rows[i];
-          if (auto error = ValidateTransaction(row, currency, now_)) {
-            error->row_index = static_cast<int>(i);
-            result.rejections.push_back(*std::move(error));
-            continue;
-          }
-          if (currency.empty()) currency = row.amount->currency;
-          claim.bindNoCopy(1, row.id);
-          const int claimed = claim.exec();
+        const std::vector<int>& valid = in.valid;
+        std::vector<char> accepted(valid.size(), 0);
+        for (int p : in.claim_order) {
+          claim.bindNoCopy(1, in.rows[valid[p]].id);
+          accepted[p] = static_cast<char>(claim.exec());
           claim.reset();
-          if (claimed == 0) {
+          if (accepted[p]) {
+            ++result.accepted;
+          } else {
             ++result.duplicates;
-            continue;
-          }
-          ++result.accepted;
-          TransactionView stored{.id = row.id,
-                                 .customer_id = row.customer_id,
-                                 .time_us = Micros(*row.time),
-                                 .amount_micros = row.amount->micros,
-                                 .cost_micros = std::nullopt,
-                                 .quantity = row.quantity,
-                                 .order_id = row.order_id,
-                                 .product = row.product,
-                                 .category = row.category,
-                                 .channel = row.channel};
-          if (row.cost) {
-            stored.cost_micros = row.cost->micros;
-          } else if (row.margin) {
-            stored.cost_micros =
-                stored.amount_micros -
-                static_cast<int64_t>(std::llround(
-                    static_cast<double>(stored.amount_micros) * *row.margin));
-          }
-          AppendTransaction(stored, &body);
-          any_cost = any_cost || stored.cost_micros.has_value();
-          if (seen.insert(row.customer_id).second) {
-            customer_ids.push_back(row.customer_id);
           }
         }
-        result.rejected = static_cast<int>(result.rejections.size());
+        // The accepted rows' encodings, in row order: `stored` in the
+        // usual case of no duplicates.
+        std::string kept;
+        absl::string_view body = in.stored;
+        if (result.accepted < static_cast<int>(valid.size())) {
+          kept.assign(kBatchMagic.data(), kBatchMagic.size());
+          for (size_t p = 0; p < valid.size(); ++p) {
+            const size_t begin =
+                p == 0 ? kBatchMagic.size() : in.encoded_end[p - 1];
+            if (accepted[p]) {
+              kept.append(in.encoded, begin, in.encoded_end[p] - begin);
+            }
+          }
+          kept = StoredBatch(kept);
+          body = kept;
+        }
+        std::vector<absl::string_view> customer_ids;  // Distinct.
+        absl::flat_hash_set<absl::string_view> seen;
+        bool any_cost = false;
+        for (size_t p = 0; p < valid.size(); ++p) {
+          if (!accepted[p]) continue;
+          any_cost = any_cost || in.has_cost[p];
+          const std::string& customer = in.rows[valid[p]].customer_id;
+          if (seen.insert(customer).second) customer_ids.push_back(customer);
+        }
         result.customers_created = EnsureCustomers(
             *db_, customer_ids, now_,
             state_ == nullptr ? nullptr : &state_->known_customers, &checked);
-        if (currency != original_currency) WriteCurrency(*db_, currency);
+        if (result.accepted > 0 && in.currency != currency) {
+          WriteCurrency(*db_, in.currency);
+        }
         if (result.accepted > 0) {
           SQLite::Statement append(
               *db_, "INSERT INTO transaction_batches(seq, body) VALUES (?, ?)");
@@ -902,6 +978,8 @@ absl::StatusOr<IngestResult> IngestionStore::RecordTransactions(
               if (folded == 0) break;
             }
           }
+        } else {
+          prepared->currency = currency;
         }
         Remember(*db_, key, EncodeIngestResult(result), now_);
         txn.commit();

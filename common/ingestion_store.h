@@ -72,6 +72,41 @@ absl::StatusOr<int64_t> FoldPendingTransactions(
 // Whether the log holds batches not yet folded.
 absl::StatusOr<bool> HasPendingTransactions(SQLite::Database& db);
 
+// A batch of transactions checked and encoded without the database, so
+// that a server can prepare one batch while the previous one commits (see
+// IngestionStore::RecordPrepared). It refers to the rows it was prepared
+// from: they must outlive it.
+struct PreparedTransactions {
+  std::span<const TransactionRow> rows;
+  std::string request_id;
+  std::string fingerprint;  // Of the rows' ids; empty without a request id.
+  absl::Time now;           // When the rows were checked.
+  // The tenant currency the rows were checked against ("" = none yet: the
+  // first valid row sets it), and the tenant currency after the batch.
+  std::string checked_currency;
+  std::string currency;
+  std::vector<RowError> rejections;  // Invalid rows, in row order.
+  // The valid rows: their indexes in `rows`, where each one's encoding ends
+  // in `encoded` (kBatchMagic, then the valid rows in row order), and
+  // whether it carries a cost.
+  std::vector<int> valid;
+  std::vector<size_t> encoded_end;
+  std::vector<char> has_cost;
+  std::string encoded;
+  std::string stored;  // `encoded` as stored (StoredBatch).
+  // Positions in `valid` in id order, earlier rows first among equal ids:
+  // claiming ids in this order touches the id index page by page and keeps
+  // the first of two rows with one id.
+  std::vector<int> claim_order;
+};
+
+// Checks and encodes `rows` against the tenant currency `tenant_currency`
+// ("" when the tenant has none yet), as of `now`.
+PreparedTransactions PrepareTransactions(absl::string_view request_id,
+                                         std::span<const TransactionRow> rows,
+                                         absl::string_view tenant_currency,
+                                         absl::Time now);
+
 // Reads and writes one tenant's customers, transactions and interactions.
 //
 // Not thread-safe: use it inside a TenantDatabase::Session, which gives
@@ -94,6 +129,12 @@ class IngestionStore {
   // with `replayed` set.
   absl::StatusOr<IngestResult> RecordTransactions(
       absl::string_view request_id, std::span<const TransactionRow> rows);
+
+  // RecordTransactions for a prepared batch. If the tenant's currency is no
+  // longer the one the batch was checked against (another import set it),
+  // prepares it again first. Sets `prepared->currency` to the tenant's
+  // currency after the batch.
+  absl::StatusOr<IngestResult> RecordPrepared(PreparedTransactions* prepared);
 
   // As RecordTransactions, for interactions.
   absl::StatusOr<IngestResult> RecordInteractions(

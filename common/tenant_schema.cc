@@ -30,7 +30,8 @@ void MoveTransactionsToLog(SQLite::Database& db) {
     auto flush = [&] {
       if (rows == 0) return;
       append.bind(1, static_cast<int64_t>(++seq));
-      append.bind(2, body.data(), static_cast<int>(body.size()));
+      const std::string stored = StoredBatch(body);
+      append.bind(2, stored.data(), static_cast<int>(stored.size()));
       append.exec();
       append.reset();
       body.clear();

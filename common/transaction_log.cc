@@ -1,6 +1,9 @@
 #include "common/transaction_log.h"
 
+#include <zstd.h>
+
 #include <cstring>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -125,8 +128,68 @@ void AppendTransaction(const TransactionView& row, std::string* body) {
   PutBytes(row.channel, body);
 }
 
+namespace {
+
+// zstd's fastest regular level: about 2.5x smaller batches at several
+// hundred MB/s, which costs an import less than the pages it saves.
+constexpr int kZstdLevel = 1;
+
+// One compression and one decompression context per thread, reused.
+// Frames carry a checksum of their content: a damaged blob is DATA_LOSS,
+// never different rows.
+struct ZstdContexts {
+  ZstdContexts() {
+    ZSTD_CCtx_setParameter(compress.get(), ZSTD_c_compressionLevel, kZstdLevel);
+    ZSTD_CCtx_setParameter(compress.get(), ZSTD_c_checksumFlag, 1);
+  }
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> compress{ZSTD_createCCtx(),
+                                                              ZSTD_freeCCtx};
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> decompress{
+      ZSTD_createDCtx(), ZSTD_freeDCtx};
+};
+
+ZstdContexts& ThreadZstd() {
+  thread_local ZstdContexts contexts;
+  return contexts;
+}
+
+}  // namespace
+
+std::string StoredBatch(absl::string_view body) {
+  std::string out(kCompressedBatchMagic);
+  out.resize(kCompressedBatchMagic.size() + ZSTD_compressBound(body.size()));
+  const size_t size = ZSTD_compress2(
+      ThreadZstd().compress.get(), out.data() + kCompressedBatchMagic.size(),
+      out.size() - kCompressedBatchMagic.size(), body.data(), body.size());
+  if (ZSTD_isError(size) || kCompressedBatchMagic.size() + size >= body.size())
+    return std::string(body);
+  out.resize(kCompressedBatchMagic.size() + size);
+  return out;
+}
+
 absl::StatusOr<std::vector<StoredTransaction>> DecodeTransactionBatch(
     absl::string_view body) {
+  std::string expanded;
+  if (body.substr(0, kCompressedBatchMagic.size()) == kCompressedBatchMagic) {
+    const absl::string_view frame = body.substr(kCompressedBatchMagic.size());
+    const unsigned long long size =
+        ZSTD_getFrameContentSize(frame.data(), frame.size());
+    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
+        size > kMaxBatchBytes) {
+      return absl::DataLossError(
+          "a compressed transaction batch has no valid zstd frame header");
+    }
+    expanded.resize(size);
+    const size_t got =
+        ZSTD_decompressDCtx(ThreadZstd().decompress.get(), expanded.data(),
+                            expanded.size(), frame.data(), frame.size());
+    if (ZSTD_isError(got) || got != size) {
+      return absl::DataLossError(absl::StrCat(
+          "a compressed transaction batch is damaged: ",
+          ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short content"));
+    }
+    body = expanded;
+  }
   if (body.substr(0, kBatchMagic.size()) != kBatchMagic) {
     return absl::DataLossError("a transaction batch has no batch header");
   }

@@ -8,7 +8,8 @@
 // `transaction_ids` (id -> batch), whose primary key is what makes a re-sent
 // id a duplicate. An import therefore writes one small index entry per row
 // and one sequential blob per batch, instead of a table row plus an index
-// entry per row.
+// entry per row. Blobs are zstd-compressed (about 2.5x smaller): fewer pages
+// to write at each commit and to read at each fold.
 //
 // The per-customer aggregates and rollups (customers, customer_days,
 // customer_orders) are derived from the log: a batch is "folded" into them
@@ -68,7 +69,17 @@ inline constexpr absl::string_view kBatchMagic = "CTB1";
 void AppendTransaction(const TransactionView& row, std::string* body);
 void AppendTransaction(const StoredTransaction& row, std::string* body);
 
-// The rows of an encoded batch; DATA_LOSS if the blob is not one.
+// How a batch is stored: kCompressedBatchMagic and a zstd frame of the
+// encoded batch, or the encoded batch itself when compressing does not make
+// it smaller.
+inline constexpr absl::string_view kCompressedBatchMagic = "CTZ1";
+std::string StoredBatch(absl::string_view body);
+// The largest encoded batch a compressed one may expand to (a damaged
+// frame header cannot make a reader allocate more).
+inline constexpr uint64_t kMaxBatchBytes = uint64_t{1} << 28;
+
+// The rows of a stored batch (compressed or not); DATA_LOSS if the blob is
+// not one.
 absl::StatusOr<std::vector<StoredTransaction>> DecodeTransactionBatch(
     absl::string_view body);
 

@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlitecpp-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libssl-dev libcsv-dev openssl
+  libcli11-dev libssl-dev libcsv-dev libzstd-dev openssl
   golang-github-gogo-googleapis-dev
   libnlopt-cxx-dev libnlopt-dev libboost-dev prometheus-cpp-dev nginx
   python3-grpcio python3-protobuf python3-pandas python3-scipy python3-yaml

@@ -46,6 +46,30 @@ void TenantConcurrencyLimiter::Release(absl::string_view tenant) {
   if (--it->second <= 0) in_flight_.erase(it);
 }
 
+absl::StatusOr<CallGate::Admission> CallGate::AdmitTenantCall(
+    const grpc::ServerContextBase& context, Weight weight) {
+  CUSTRA_ASSIGN_OR_RETURN(
+      Principal principal,
+      authenticator_->AuthenticateTenantCall(Header(context, "authorization"),
+                                             Header(context, "x-tenant-id")));
+  CUSTRA_RETURN_IF_ERROR(RequestSizeRefusal(context));
+  CUSTRA_ASSIGN_OR_RETURN(TenantConcurrencyLimiter::Slot slot,
+                          limiter_.Acquire(principal.tenant_id));
+  std::optional<TenantConcurrencyLimiter::Slot> heavy_slot;
+  if (weight == Weight::kHeavy && heavy_limited_) {
+    // Heavy calls queue (a waiting thread costs no CPU; refusing and
+    // retrying would), within the tenant's concurrency limit above.
+    CUSTRA_ASSIGN_OR_RETURN(
+        TenantConcurrencyLimiter::Slot heavy,
+        heavy_limiter_.Acquire(principal.tenant_id, HeavyWait(context)));
+    heavy_slot.emplace(std::move(heavy));
+  }
+  CUSTRA_ASSIGN_OR_RETURN(std::shared_ptr<TenantDatabase> database,
+                          registry_->Get(principal.tenant_id));
+  return Admission{TenantCall{std::move(principal), std::move(database)},
+                   std::move(slot), std::move(heavy_slot)};
+}
+
 absl::Duration CallGate::HeavyWait(const grpc::ServerContextBase& context) {
   const absl::Duration left =
       absl::FromChrono(context.deadline()) - absl::Now();

@@ -101,34 +101,29 @@ class CallGate {
   // slots.
   enum class Weight { kLight, kHeavy };
 
+  // An admitted tenant call: the tenant and its database, and the
+  // concurrency slots it holds until destroyed.
+  struct Admission {
+    TenantCall call;
+    TenantConcurrencyLimiter::Slot slot;
+    std::optional<TenantConcurrencyLimiter::Slot> heavy_slot;
+  };
+
+  // Authenticates a tenant call, applies the request size limit and the
+  // tenant's concurrency limits (a heavy call may wait for its slot) and
+  // opens the tenant's database.
+  absl::StatusOr<Admission> AdmitTenantCall(
+      const grpc::ServerContextBase& context, Weight weight = Weight::kLight);
+
   // Runs `handler(TenantCall&) -> absl::Status` for an authenticated
   // tenant call and returns its wire status.
   template <typename Handler>
   grpc::Status ServeTenantCall(const grpc::ServerContextBase& context,
                                Handler&& handler,
                                Weight weight = Weight::kLight) {
-    absl::StatusOr<Principal> principal =
-        authenticator_->AuthenticateTenantCall(Header(context, "authorization"),
-                                               Header(context, "x-tenant-id"));
-    if (!principal.ok()) return ToGrpcStatus(principal.status());
-    if (absl::Status size = RequestSizeRefusal(context); !size.ok()) {
-      return ToGrpcStatus(size);
-    }
-    auto slot = limiter_.Acquire(principal->tenant_id);
-    if (!slot.ok()) return ToGrpcStatus(slot.status());
-    std::optional<TenantConcurrencyLimiter::Slot> heavy_slot;
-    if (weight == Weight::kHeavy && heavy_limited_) {
-      // Heavy calls queue (a waiting thread costs no CPU; refusing and
-      // retrying would), within the tenant's concurrency limit above.
-      auto heavy =
-          heavy_limiter_.Acquire(principal->tenant_id, HeavyWait(context));
-      if (!heavy.ok()) return ToGrpcStatus(heavy.status());
-      heavy_slot.emplace(*std::move(heavy));
-    }
-    auto database = registry_->Get(principal->tenant_id);
-    if (!database.ok()) return ToGrpcStatus(database.status());
-    TenantCall call{*std::move(principal), *std::move(database)};
-    return ToGrpcStatus(handler(call));
+    absl::StatusOr<Admission> admission = AdmitTenantCall(context, weight);
+    if (!admission.ok()) return ToGrpcStatus(admission.status());
+    return ToGrpcStatus(handler(admission->call));
   }
 
   // Runs `handler() -> absl::Status` for a call with the admin key.

@@ -11,27 +11,13 @@
 #include "common/ingestion_store.h"
 #include "common/ingestion_validation.h"
 #include "common/status_macros.h"
+#include "server/batch_checks.h"
 #include "server/ingestion_convert.h"
 #include "server/paging.h"
+#include "server/transaction_import.h"
 
 namespace custra::server {
 namespace {
-
-absl::Status CheckBatchSize(int rows, absl::string_view field) {
-  if (rows > kMaxBatchRows) {
-    return InvalidFieldError(
-        field, absl::StrCat("has ", rows, " rows; at most ", kMaxBatchRows,
-                            " per batch"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckRequestId(absl::string_view request_id) {
-  if (request_id.size() > kMaxIdBytes) {
-    return InvalidFieldError("request_id", "must be at most 128 bytes");
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<IngestResult> RecordTransactionBatch(
     TenantCall& call, absl::string_view request_id,
@@ -62,18 +48,9 @@ absl::StatusOr<CustomerBatchResult> UpsertCustomerBatch(
       .UpsertCustomers(request_id, records, mask ? &*mask : nullptr);
 }
 
-// Sequence numbers of a stream must increase strictly.
-absl::Status CheckSequence(int64_t sequence, std::optional<int64_t>* last) {
-  if (last->has_value() && sequence <= **last) {
-    return InvalidFieldError("sequence_number",
-                             absl::StrCat("is ", sequence, " after ", **last,
-                                          "; sequence numbers must increase"));
-  }
-  *last = sequence;
-  return absl::OkStatus();
-}
-
-// The shape of both import streams: read a batch, check its size (against
+// The shape of the customer import stream (transactions have their own,
+// pipelined: server/transaction_import.h): read a batch, check its size
+// (against
 // --max-message-bytes, with details) and sequence number, write it
 // (`process` fills the response's result), acknowledge it with its sequence
 // number and request id once durable, repeat.
@@ -201,24 +178,10 @@ grpc::Status IngestionServiceImpl::DeleteCustomer(
       });
 }
 
-grpc::Status IngestionServiceImpl::ImportTransactions(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::ImportTransactionsResponse,
-                             v1::ImportTransactionsRequest>* stream) {
-  return gate_->ServeTenantCall(*context, [&](TenantCall& call) {
-    return ServeBatchStream(
-        *gate_, *context, stream,
-        [&](const v1::ImportTransactionsRequest& request,
-            v1::ImportTransactionsResponse& response) -> absl::Status {
-          CUSTRA_ASSIGN_OR_RETURN(
-              IngestResult result,
-              RecordTransactionBatch(call, request.request_id(),
-                                     request.transactions()));
-          gate_->CountRows(call, result.accepted);
-          ToProto(result, response.mutable_result());
-          return absl::OkStatus();
-        });
-  });
+grpc::ServerBidiReactor<v1::ImportTransactionsRequest,
+                        v1::ImportTransactionsResponse>*
+IngestionServiceImpl::ImportTransactions(grpc::CallbackServerContext* context) {
+  return new TransactionImportReactor(context, gate_);
 }
 
 grpc::Status IngestionServiceImpl::RecordTransactions(

@@ -8,7 +8,11 @@ namespace custra::server {
 
 // custra.v1.IngestionService over IngestionStore. Thread-safe; each call
 // holds its tenant's database session only while it writes or reads.
-class IngestionServiceImpl final : public v1::IngestionService::Service {
+// ImportTransactions is a callback-API method (a pipelined reactor); the
+// others are synchronous.
+class IngestionServiceImpl final
+    : public v1::IngestionService::WithCallbackMethod_ImportTransactions<
+          v1::IngestionService::Service> {
  public:
   explicit IngestionServiceImpl(CallGate* gate) : gate_(gate) {}
 
@@ -28,10 +32,9 @@ class IngestionServiceImpl final : public v1::IngestionService::Service {
   grpc::Status DeleteCustomer(grpc::ServerContext* context,
                               const v1::DeleteCustomerRequest* request,
                               v1::DeleteCustomerResponse* response) override;
-  grpc::Status ImportTransactions(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::ImportTransactionsResponse,
-                               v1::ImportTransactionsRequest>* stream) override;
+  grpc::ServerBidiReactor<v1::ImportTransactionsRequest,
+                          v1::ImportTransactionsResponse>*
+  ImportTransactions(grpc::CallbackServerContext* context) override;
   grpc::Status RecordTransactions(
       grpc::ServerContext* context,
       const v1::RecordTransactionsRequest* request,

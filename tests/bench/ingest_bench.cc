@@ -6,7 +6,11 @@
 // guarantee, same batch size, one commit per batch, WAL, same synchronous
 // level), and prints both rates and their ratio.
 //
-// Usage: ingest_bench [--rows N] [--customers M] [--batch B]
+// The two run in alternation, --repeats times, each on a fresh data
+// directory: this machine's speed drifts by tens of percent within a minute,
+// and alternating lets both sides see the same drift. Medians are printed.
+//
+// Usage: ingest_bench [--rows N] [--customers M] [--batch B] [--repeats R]
 //                     [--synchronous full|normal]
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -14,13 +18,17 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "custra/client.h"
 #include "tests/bench/synthetic_data.h"
 #include "tests/testing/server_process.h"
@@ -65,12 +73,77 @@ double RawSqliteRate(const std::string& path, int64_t rows, int64_t customers,
   return rows / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
+// One import through a fresh server: its rate, and the time the first read
+// then takes to fold the log.
+struct ServerRun {
+  double rows_per_second = 0;
+  double seconds = 0;
+  double fold_seconds = 0;
+};
+
+absl::StatusOr<ServerRun> ImportThroughServer(
+    const std::filesystem::path& data_dir, int64_t rows, int64_t customers,
+    int batch, const std::string& synchronous) {
+  ServerProcess::Options options;
+  options.data_dir = data_dir;
+  options.extra_args = {"--sqlite-synchronous=" + synchronous};
+  CUSTRA_ASSIGN_OR_RETURN(auto server, ServerProcess::Start(options));
+  custra::ClientOptions client_options;
+  client_options.target = server->address();
+  client_options.api_key = server->admin_key();
+  CUSTRA_ASSIGN_OR_RETURN(auto admin, custra::Client::Create(client_options));
+  CUSTRA_RETURN_IF_ERROR(admin->CreateTenant("bench").status());
+  CUSTRA_ASSIGN_OR_RETURN(auto key, admin->IssueApiKey("bench"));
+  client_options.tenant_id = "bench";
+  client_options.api_key = key.secret();
+  CUSTRA_ASSIGN_OR_RETURN(auto client, custra::Client::Create(client_options));
+
+  int64_t next = 0;
+  custra::ImportOptions import_options;
+  import_options.batch_size = batch;
+  const absl::Time start = absl::Now();
+  CUSTRA_ASSIGN_OR_RETURN(auto summary, client->ImportTransactions(
+                                            [&](custra::v1::Transaction* t) {
+                                              if (next == rows) return false;
+                                              MakeRow(next++, customers, t);
+                                              return true;
+                                            },
+                                            import_options));
+  ServerRun run;
+  run.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  run.rows_per_second = rows / run.seconds;
+  if (summary.accepted != rows) {
+    return absl::InternalError(
+        absl::StrCat("import accepted ", summary.accepted, " of ", rows));
+  }
+  // Acknowledged rows are durable in the transaction log; the aggregates
+  // follow when the log is folded, which the first read that needs them
+  // does (here, at once: no quiet period).
+  const absl::Time read_start = absl::Now();
+  CUSTRA_ASSIGN_OR_RETURN(auto customer, client->GetCustomer("c1"));
+  run.fold_seconds = absl::ToDoubleSeconds(absl::Now() - read_start);
+  // Customer ids are a bijection of row numbers modulo `customers`: c1 has
+  // at least rows / customers rows.
+  if (customer.purchase_stats().transaction_count() < rows / customers) {
+    return absl::InternalError("aggregates not current after the import");
+  }
+  server->SignalAndWait(SIGTERM);
+  return run;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int64_t rows = 1'000'000;
   int64_t customers = 100'000;
   int batch = 10000;
+  int repeats = 3;
   std::string synchronous = "full";
   CLI::App app{"custra end-to-end ingestion benchmark"};
   app.add_option("--rows", rows, "Transactions to import")
@@ -78,79 +151,50 @@ int main(int argc, char** argv) {
   app.add_option("--customers", customers, "Distinct customers")
       ->capture_default_str();
   app.add_option("--batch", batch, "Rows per batch")->capture_default_str();
+  app.add_option("--repeats", repeats,
+                 "Rounds of (server import, raw load), alternated so that "
+                 "both see the same machine; medians are compared")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app.add_option("--synchronous", synchronous, "SQLite synchronous level")
       ->check(CLI::IsMember({"full", "normal"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  TempDir dir;
-  ServerProcess::Options options;
-  options.data_dir = dir.path() / "data";
-  options.extra_args = {"--sqlite-synchronous=" + synchronous};
-  auto server = ServerProcess::Start(options);
-  if (!server.ok()) {
-    std::cerr << server.status() << "\n";
-    return 1;
+  std::vector<double> server_rates, raw_rates, ratios, folds, end_to_end;
+  for (int round = 0; round < repeats; ++round) {
+    TempDir dir;
+    auto run = ImportThroughServer(dir.path() / "data", rows, customers, batch,
+                                   synchronous);
+    if (!run.ok()) {
+      std::cerr << "server import failed: " << run.status() << "\n";
+      return 1;
+    }
+    const double raw_rate =
+        RawSqliteRate((dir.path() / "raw.db").string(), rows, customers, batch,
+                      synchronous == "full");
+    server_rates.push_back(run->rows_per_second);
+    raw_rates.push_back(raw_rate);
+    ratios.push_back(run->rows_per_second / raw_rate);
+    folds.push_back(run->fold_seconds);
+    end_to_end.push_back(rows / (run->seconds + run->fold_seconds));
+    std::cout << absl::StrFormat(
+        "  round %d: server %8.0f rows/s, raw %8.0f rows/s, ratio %.2f, "
+        "fold %.2f s\n",
+        round + 1, run->rows_per_second, raw_rate, ratios.back(),
+        run->fold_seconds);
   }
-  custra::ClientOptions client_options;
-  client_options.target = (*server)->address();
-  client_options.api_key = (*server)->admin_key();
-  auto admin = custra::Client::Create(client_options);
-  if (!(*admin)->CreateTenant("bench").ok()) return 1;
-  auto key = (*admin)->IssueApiKey("bench");
-  client_options.tenant_id = "bench";
-  client_options.api_key = key->secret();
-  auto client = custra::Client::Create(client_options);
-
-  int64_t next = 0;
-  custra::ImportOptions import_options;
-  import_options.batch_size = batch;
-  const absl::Time start = absl::Now();
-  auto summary = (*client)->ImportTransactions(
-      [&](custra::v1::Transaction* t) {
-        if (next == rows) return false;
-        MakeRow(next++, customers, t);
-        return true;
-      },
-      import_options);
-  const double server_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  if (!summary.ok() || summary->accepted != rows) {
-    std::cerr << "import failed: "
-              << (summary.ok() ? "accepted " + std::to_string(summary->accepted)
-                               : summary.status().ToString())
-              << "\n";
-    return 1;
-  }
-  const double server_rate = rows / server_seconds;
-  // Acknowledged rows are durable in the transaction log; the aggregates
-  // follow when the log is folded, which the first read that needs them
-  // does (here, at once: no quiet period). Timed separately and together.
-  const absl::Time read_start = absl::Now();
-  auto customer = (*client)->GetCustomer("c1");
-  const double fold_seconds = absl::ToDoubleSeconds(absl::Now() - read_start);
-  // Customer ids are a bijection of row numbers modulo `customers`: c1 has
-  // at least rows / customers rows.
-  if (!customer.ok() ||
-      customer->purchase_stats().transaction_count() < rows / customers) {
-    std::cerr << "aggregates not current after the import\n";
-    return 1;
-  }
-  (*server)->SignalAndWait(SIGTERM);
-
-  const double raw_rate =
-      RawSqliteRate((dir.path() / "raw.db").string(), rows, customers, batch,
-                    synchronous == "full");
   std::cout << absl::StrFormat(
-      "ingest_bench: %d rows, %d customers, batch %d, synchronous=%s\n"
-      "  custra-server via SDK (gRPC, validation, aggregates): %10.0f rows/s "
-      "(%.2f s)\n"
+      "ingest_bench: %d rows, %d customers, batch %d, synchronous=%s, "
+      "median of %d rounds\n"
+      "  custra-server via SDK (gRPC, validation, durable ack): %10.0f "
+      "rows/s\n"
       "  raw SQLite loader (same rows, UNIQUE id, no aggregates): %8.0f "
       "rows/s\n"
       "  ratio server / raw: %.2f   (targets: >= 1.00 and >= 150000 rows/s)\n"
       "  then the first read folds the log into the aggregates: %.2f s; "
       "import + fold: %.0f rows/s\n",
-      rows, customers, batch, synchronous, server_rate, server_seconds,
-      raw_rate, server_rate / raw_rate, fold_seconds,
-      rows / (server_seconds + fold_seconds));
+      rows, customers, batch, synchronous, repeats, Median(server_rates),
+      Median(raw_rates), Median(ratios), Median(folds), Median(end_to_end));
   return 0;
 }

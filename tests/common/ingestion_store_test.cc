@@ -88,6 +88,40 @@ TEST_F(IngestionStoreTest, ResentIdsAreDuplicatesAndChangeNothing) {
   EXPECT_EQ(Store().GetCustomer("c1")->stats.revenue_micros, 7);
 }
 
+TEST_F(IngestionStoreTest, TheFirstRowOfEachIdWinsWhateverTheIdOrder) {
+  // Ids are claimed in id order; the earlier row of an id must still win.
+  std::vector<TransactionRow> rows = {
+      Txn("b", "c1", At(2023, 1, 1), 1), Txn("a", "c1", At(2023, 1, 1), 2),
+      Txn("b", "c1", At(2023, 1, 1), 4), Txn("c", "c1", At(2023, 1, 1), 8),
+      Txn("a", "c1", At(2023, 1, 1), 16)};
+  auto result = Store().RecordTransactions("", rows);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->accepted, 3);
+  EXPECT_EQ(result->duplicates, 2);
+  EXPECT_EQ(Store().GetCustomer("c1")->stats.revenue_micros, 1 + 2 + 8);
+}
+
+TEST_F(IngestionStoreTest, APreparedBatchIsCheckedAgainWhenTheCurrencyChanged) {
+  // Prepared while the tenant had no currency: USD rows look valid.
+  std::vector<TransactionRow> usd = {Txn("u1", "c1", At(2023, 1, 1), 5),
+                                     Txn("u2", "c2", At(2023, 1, 2), 6)};
+  for (TransactionRow& row : usd) row.amount->currency = "USD";
+  PreparedTransactions prepared = PrepareTransactions("", usd, "", kNow);
+  EXPECT_TRUE(prepared.rejections.empty());
+  EXPECT_EQ(prepared.currency, "USD");
+  // Meanwhile another import makes it a EUR tenant.
+  const std::vector<TransactionRow> eur = {Txn("e1", "c1", At(2023, 1, 1), 7)};
+  ASSERT_TRUE(Store().RecordTransactions("", eur).ok());
+  auto result = Store().RecordPrepared(&prepared);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->accepted, 0);
+  EXPECT_EQ(result->rejected, 2);
+  ASSERT_EQ(result->rejections.size(), 2u);
+  EXPECT_EQ(result->rejections[0].field, "amount.currency_code");
+  EXPECT_EQ(prepared.currency, "EUR");
+  EXPECT_EQ(Store().GetCustomer("c1")->stats.revenue_micros, 7);
+}
+
 TEST_F(IngestionStoreTest, ReplayedRequestIdReturnsTheFirstResult) {
   std::vector<TransactionRow> rows = {Txn("t1", "c1", At(2023, 1, 1), 7),
                                       Txn("", "c1", At(2023, 1, 1), 7)};

@@ -4,6 +4,8 @@
 
 #include <limits>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/ingestion_store.h"
 #include "common/sqlite_util.h"
 #include "common/tenant_registry.h"
@@ -67,6 +69,46 @@ TEST(TransactionLogTest, DamagedBatchesAreDataLossNotGarbage) {
               StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(DecodeTransactionBatch(""),
               StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST(TransactionLogTest, StoredBatchesAreCompressedAndDecodeToTheSameRows) {
+  std::vector<StoredTransaction> rows;
+  std::string body;
+  for (int i = 0; i < 1000; ++i) {
+    rows.push_back(Stored(absl::StrCat("t", i), i * 1000, std::nullopt));
+    AppendTransaction(rows.back(), &body);
+  }
+  const std::string stored = StoredBatch(body);
+  ASSERT_TRUE(absl::StartsWith(stored, kCompressedBatchMagic));
+  EXPECT_LT(stored.size(), body.size() / 2);
+  auto decoded = DecodeTransactionBatch(stored);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, rows);
+  // What compression would not shrink (an empty batch) stays as it is.
+  EXPECT_EQ(StoredBatch(kBatchMagic), kBatchMagic);
+}
+
+TEST(TransactionLogTest, DamagedCompressedBatchesAreDataLoss) {
+  std::string body;
+  for (int i = 0; i < 100; ++i) {
+    AppendTransaction(Stored(absl::StrCat("t", i), i, 1), &body);
+  }
+  const std::string stored = StoredBatch(body);
+  ASSERT_TRUE(absl::StartsWith(stored, kCompressedBatchMagic));
+  for (size_t cut = kCompressedBatchMagic.size(); cut < stored.size();
+       cut += 7) {
+    EXPECT_THAT(DecodeTransactionBatch(stored.substr(0, cut)),
+                StatusIs(absl::StatusCode::kDataLoss))
+        << "cut at " << cut;
+  }
+  // Frames carry a checksum: a flipped bit anywhere is caught.
+  for (size_t at = kCompressedBatchMagic.size(); at < stored.size(); at += 5) {
+    std::string flipped = stored;
+    flipped[at] ^= 0x10;
+    EXPECT_THAT(DecodeTransactionBatch(flipped),
+                StatusIs(absl::StatusCode::kDataLoss))
+        << "bit flipped at " << at;
+  }
 }
 
 class TransactionFoldTest : public ::testing::Test {

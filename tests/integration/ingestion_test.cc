@@ -15,6 +15,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "custra/client.h"
+#include "custra/v1/ingestion.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -81,6 +83,57 @@ class IngestionTest : public ::testing::Test {
   std::string acme_key_;
   std::string acme_key_id_;
 };
+
+// The server reads and prepares batches ahead of the one it commits. A
+// client that waits for each acknowledgement before sending the next batch
+// must still get the status of a bad batch (not wait on the read-ahead), and
+// every batch before it acknowledged and written.
+TEST_F(IngestionTest, AStreamEndsAtItsFirstBadBatchAfterTheOnesBefore) {
+  auto channel = grpc::CreateChannel(server_->address(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::IngestionService::NewStub(channel);
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", acme_key_));
+  context.AddMetadata("x-tenant-id", "acme");
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  auto stream = stub->ImportTransactions(&context);
+  auto batch = [](int sequence) {
+    v1::ImportTransactionsRequest request;
+    request.set_sequence_number(sequence);
+    request.set_request_id(absl::StrCat("batch-", sequence));
+    for (int i = 0; i < 2; ++i) {
+      v1::Transaction* t = request.add_transactions();
+      t->set_id(absl::StrCat("s", sequence, "-", i));
+      t->set_customer_id(absl::StrCat("seq-", sequence));
+      t->mutable_time()->set_seconds(1'700'000'000);
+      t->mutable_amount()->set_currency_code("EUR");
+      t->mutable_amount()->set_amount_micros(1'000'000);
+    }
+    return request;
+  };
+  for (int sequence = 1; sequence <= 3; ++sequence) {
+    ASSERT_TRUE(stream->Write(batch(sequence)));
+    v1::ImportTransactionsResponse ack;
+    ASSERT_TRUE(stream->Read(&ack)) << "batch " << sequence;
+    EXPECT_EQ(ack.sequence_number(), sequence);
+    EXPECT_EQ(ack.request_id(), absl::StrCat("batch-", sequence));
+    EXPECT_EQ(ack.result().accepted_count(), 2);
+  }
+  // Out of sequence; the client then waits for its acknowledgement.
+  ASSERT_TRUE(stream->Write(batch(2)));
+  v1::ImportTransactionsResponse ack;
+  EXPECT_FALSE(stream->Read(&ack));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              ::testing::HasSubstr("sequence numbers must increase"));
+  for (int sequence = 1; sequence <= 3; ++sequence) {
+    auto customer = acme_->GetCustomer(absl::StrCat("seq-", sequence));
+    ASSERT_TRUE(customer.ok()) << customer.status();
+    EXPECT_EQ(customer->purchase_stats().transaction_count(), 2);
+  }
+}
 
 TEST_F(IngestionTest, AuthMatrix) {
   // The right key for the right tenant works.
