@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -36,10 +37,18 @@ absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenSqlite(
         // Each connection is used by one thread at a time (callers hold a
         // TenantDatabase::Session or the store's own mutex), so SQLite's
         // per-call connection mutex is pure overhead.
-        int flags = SQLite::OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-        if (options.create) flags |= SQLite::OPEN_CREATE;
+        int flags = (options.read_only ? SQLite::OPEN_READONLY
+                                       : SQLite::OPEN_READWRITE) |
+                    SQLITE_OPEN_NOMUTEX;
+        if (options.create && !options.read_only) flags |= SQLite::OPEN_CREATE;
         auto db = std::make_unique<SQLite::Database>(path, flags,
                                                      options.busy_timeout_ms);
+        if (options.read_only) {
+          // The file's journal mode (WAL) and page size are the writer's.
+          db->exec(absl::StrCat("PRAGMA cache_size=-", options.cache_kib));
+          db->exec(absl::StrCat("PRAGMA mmap_size=", options.mmap_bytes));
+          return db;
+        }
         // 16 KiB pages for new databases (an existing file keeps its own):
         // an import's commit writes a quarter as many WAL frames for its
         // log blob and id-index pages, and each frame costs a system call
@@ -55,9 +64,15 @@ absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenSqlite(
         // saves a system call and a copy per page (address space only;
         // pages are the kernel's page cache, shared and evictable).
         db->exec(absl::StrCat("PRAGMA mmap_size=", options.mmap_bytes));
-        // Checkpoint every 64 MiB of WAL rather than 4 MiB: a page updated
-        // by many consecutive batches is then copied to the database once.
-        db->exec("PRAGMA wal_autocheckpoint=16384");
+        // Checkpoint every 64 MiB of WAL rather than SQLite's 1,000 pages:
+        // a page updated by many consecutive batches is then copied to the
+        // database once. The limit is in pages, whose size depends on the
+        // file; the WAL is also truncated back to 64 MiB after a reset.
+        constexpr int64_t kWalBytes = int64_t{64} << 20;
+        const int64_t page_size = db->execAndGet("PRAGMA page_size").getInt64();
+        db->exec(absl::StrCat("PRAGMA wal_autocheckpoint=",
+                              kWalBytes / std::max<int64_t>(page_size, 512)));
+        db->exec(absl::StrCat("PRAGMA journal_size_limit=", kWalBytes));
         return db;
       });
 }

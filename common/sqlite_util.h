@@ -36,6 +36,8 @@ struct SqliteOptions {
   int64_t mmap_bytes = int64_t{256} << 20;
   // Create the file if it does not exist.
   bool create = true;
+  // Open for reading only (a database that exists, in WAL mode already).
+  bool read_only = false;
 };
 
 // Opens (or creates) the database at `path` in WAL mode with foreign keys on

@@ -56,7 +56,66 @@ void TenantDatabase::FoldIfIdle(absl::Duration quiet) {
       absl::Now() - ingestion_.last_append >= quiet) {
     FoldIfPending();
   }
+  PublishFoldState();
   mu_.Unlock();
+}
+
+TenantDatabase::ReadSession::ReadSession(TenantDatabase* tenant,
+                                         Purpose purpose)
+    : tenant_(tenant) {
+  if (tenant_->mu_.TryLock()) {
+    if (purpose == Purpose::kFolded) tenant_->FoldIfPending();
+    return;
+  }
+  if (purpose == Purpose::kAsIs ||
+      !tenant_->fold_pending_.load(std::memory_order_acquire)) {
+    reader_ = tenant_->AcquireReader();
+    if (reader_ != nullptr) return;
+  }
+  tenant_->mu_.Lock();
+  if (purpose == Purpose::kFolded) tenant_->FoldIfPending();
+}
+
+TenantDatabase::ReadSession::~ReadSession() {
+  if (reader_ != nullptr) {
+    tenant_->ReleaseReader(std::move(reader_));
+  } else {
+    tenant_->PublishFoldState();
+    tenant_->mu_.Unlock();
+  }
+}
+
+std::unique_ptr<SQLite::Database> TenantDatabase::AcquireReader() {
+  if (path_.empty()) return nullptr;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(readers_mu_) {
+      return !idle_readers_.empty() || open_readers_ < kMaxReaders;
+    };
+    readers_mu_.Await(absl::Condition(&available));
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<SQLite::Database> reader =
+          std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return reader;
+    }
+    ++open_readers_;
+  }
+  SqliteOptions options = options_;
+  options.create = false;
+  options.read_only = true;
+  absl::StatusOr<std::unique_ptr<SQLite::Database>> reader =
+      OpenSqlite(path_, options);
+  if (reader.ok()) return *std::move(reader);
+  std::cerr << "tenant " << tenant_id_ << ": " << reader.status() << "\n";
+  absl::MutexLock lock(&readers_mu_);
+  --open_readers_;
+  return nullptr;
+}
+
+void TenantDatabase::ReleaseReader(std::unique_ptr<SQLite::Database> reader) {
+  absl::MutexLock lock(&readers_mu_);
+  idle_readers_.push_back(std::move(reader));
 }
 
 TenantDatabase::~TenantDatabase() {
@@ -155,8 +214,8 @@ absl::StatusOr<std::shared_ptr<TenantDatabase>> TenantRegistry::OpenLocked(
     open_.erase(entry);
     it = lru_.erase(it);
   }
-  auto database =
-      std::make_shared<TenantDatabase>(std::string(id), *std::move(db));
+  auto database = std::make_shared<TenantDatabase>(
+      std::string(id), *std::move(db), PathOf(id).string(), sqlite);
   lru_.emplace_front(id);
   open_.emplace(std::string(id), Entry{database, lru_.begin()});
   return database;

@@ -1,6 +1,7 @@
 #ifndef CUSTRA_COMMON_TENANT_REGISTRY_H_
 #define CUSTRA_COMMON_TENANT_REGISTRY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <list>
@@ -26,11 +27,19 @@ namespace custra {
 //
 // Thread-safe: the connection is reachable only through a Session, which
 // holds the tenant's mutex, so a tenant has at most one writer at a time
-// and its prepared statements are never shared between threads.
+// and its prepared statements are never shared between threads. Calls that
+// only read may use a ReadSession, which reads through one of up to
+// kMaxReaders read-only connections while the writer is busy.
 class TenantDatabase {
  public:
-  TenantDatabase(std::string tenant_id, std::unique_ptr<SQLite::Database> db)
-      : tenant_id_(std::move(tenant_id)), db_(std::move(db)) {}
+  // `path` and `options` open the read-only connections of ReadSession;
+  // without a path there are none (reads wait for the connection).
+  TenantDatabase(std::string tenant_id, std::unique_ptr<SQLite::Database> db,
+                 std::string path = "", SqliteOptions options = {})
+      : tenant_id_(std::move(tenant_id)),
+        path_(std::move(path)),
+        options_(std::move(options)),
+        db_(std::move(db)) {}
   TenantDatabase(const TenantDatabase&) = delete;
   TenantDatabase& operator=(const TenantDatabase&) = delete;
   // Folds what is pending before the connection closes.
@@ -54,16 +63,47 @@ class TenantDatabase {
       tenant_->mu_.Lock();
       if (purpose == Purpose::kFolded) tenant_->FoldIfPending();
     }
-    ~Session() ABSL_UNLOCK_FUNCTION() { tenant_->mu_.Unlock(); }
+    ~Session() ABSL_UNLOCK_FUNCTION() {
+      tenant_->PublishFoldState();
+      tenant_->mu_.Unlock();
+    }
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
     SQLite::Database& db() { return *tenant_->db_; }
     IngestionState* ingestion_state() { return &tenant_->ingestion_; }
+    // Folds the transaction log now (after a small write, so that readers
+    // do not have to).
+    void FoldPending() { tenant_->FoldIfPending(); }
 
    private:
     TenantDatabase* tenant_;
   };
+
+  // Use of a connection for a call that only reads. It is the tenant's
+  // connection when that is free. When a write or a long analysis holds it
+  // and nothing awaits folding (for kFolded), the read goes to one of the
+  // tenant's read-only connections instead, opened on first need (at most
+  // kMaxReaders): in WAL mode it sees every committed transaction without
+  // waiting for the writer. Otherwise it waits, like a Session.
+  class ReadSession {
+   public:
+    explicit ReadSession(TenantDatabase* tenant,
+                         Purpose purpose = Purpose::kFolded)
+        ABSL_NO_THREAD_SAFETY_ANALYSIS;
+    ~ReadSession() ABSL_NO_THREAD_SAFETY_ANALYSIS;
+    ReadSession(const ReadSession&) = delete;
+    ReadSession& operator=(const ReadSession&) = delete;
+
+    SQLite::Database& db() { return reader_ ? *reader_ : *tenant_->db_; }
+    // Whether the read goes to a read-only connection (for tests).
+    bool on_reader() const { return reader_ != nullptr; }
+
+   private:
+    TenantDatabase* tenant_;
+    std::unique_ptr<SQLite::Database> reader_;  // Null: the tenant's own.
+  };
+  static constexpr int kMaxReaders = 2;
 
   // Folds pending transaction batches if the tenant is free and no batch
   // was appended for `quiet`; for a background thread (never waits for the
@@ -74,11 +114,31 @@ class TenantDatabase {
   // A failed fold is logged and retried by the next session; its readers
   // see the aggregates as of the last fold.
   void FoldIfPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies whether batches await folding to fold_pending_, for readers that
+  // do not hold mu_. Called before mu_ is released, so before any write's
+  // acknowledgement leaves.
+  void PublishFoldState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    fold_pending_.store(ingestion_.fold_pending.value_or(true),
+                        std::memory_order_release);
+  }
+  // A read-only connection, or null (none could be opened).
+  std::unique_ptr<SQLite::Database> AcquireReader()
+      ABSL_LOCKS_EXCLUDED(readers_mu_);
+  void ReleaseReader(std::unique_ptr<SQLite::Database> reader)
+      ABSL_LOCKS_EXCLUDED(readers_mu_);
 
   const std::string tenant_id_;
+  const std::string path_;
+  const SqliteOptions options_;
   absl::Mutex mu_;
   std::unique_ptr<SQLite::Database> db_ ABSL_PT_GUARDED_BY(mu_);
   IngestionState ingestion_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> fold_pending_{true};  // Until a session knows better.
+
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<SQLite::Database>> idle_readers_
+      ABSL_GUARDED_BY(readers_mu_);
+  int open_readers_ ABSL_GUARDED_BY(readers_mu_) = 0;
 };
 
 struct TenantRegistryOptions {

@@ -19,6 +19,10 @@
 namespace custra::server {
 namespace {
 
+// Unary transaction writes of at most this many rows fold the log before
+// they return.
+constexpr size_t kEagerFoldRows = 1000;
+
 absl::StatusOr<IngestResult> RecordTransactionBatch(
     TenantCall& call, absl::string_view request_id,
     const google::protobuf::RepeatedPtrField<v1::Transaction>& transactions) {
@@ -29,8 +33,13 @@ absl::StatusOr<IngestResult> RecordTransactionBatch(
   for (const v1::Transaction& t : transactions) rows.push_back(FromProto(t));
   TenantDatabase::Session session(call.database.get(),
                                   TenantDatabase::Purpose::kAsIs);
-  return IngestionStore(&session.db(), absl::Now(), session.ingestion_state())
-      .RecordTransactions(request_id, rows);
+  absl::StatusOr<IngestResult> result =
+      IngestionStore(&session.db(), absl::Now(), session.ingestion_state())
+          .RecordTransactions(request_id, rows);
+  // A small write is folded at once (a few milliseconds at most), so that
+  // reads do not have to wait for the connection to fold it.
+  if (result.ok() && rows.size() <= kEagerFoldRows) session.FoldPending();
+  return result;
 }
 
 absl::StatusOr<CustomerBatchResult> UpsertCustomerBatch(
@@ -117,7 +126,7 @@ grpc::Status IngestionServiceImpl::GetCustomer(
       *context, [&](TenantCall& call) -> absl::Status {
         if (request->id().empty())
           return InvalidFieldError("id", "is required");
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::ReadSession session(call.database.get());
         IngestionStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(CustomerRecord customer,
                                 store.GetCustomer(request->id()));
@@ -141,7 +150,7 @@ grpc::Status IngestionServiceImpl::ListCustomers(
           CUSTRA_ASSIGN_OR_RETURN(
               after, DecodePageToken("customers", "", request->page_token()));
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::ReadSession session(call.database.get());
         IngestionStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(
             std::vector<CustomerRecord> customers,
@@ -247,7 +256,7 @@ grpc::Status IngestionServiceImpl::ListInteractions(
           cursor.id = token.substr(colon + 1);
           after = cursor;
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::ReadSession session(call.database.get());
         CUSTRA_ASSIGN_OR_RETURN(
             std::vector<InteractionRow> rows,
             IngestionStore(&session.db())

@@ -727,7 +727,7 @@ grpc::Status KeyAccountServiceImpl::GetAccountScore(
         if (request->customer_id().empty()) {
           return InvalidFieldError("customer_id", "is required");
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::ReadSession session(call.database.get());
         KeyAccountStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(StoredItem item,
                                 RunOrNewest(store, request->scoring_run_id()));
@@ -760,7 +760,7 @@ grpc::Status KeyAccountServiceImpl::ListTopAccounts(
           }
           tiers.push_back(tier);
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::ReadSession session(call.database.get());
         KeyAccountStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(StoredItem item,
                                 RunOrNewest(store, request->scoring_run_id()));

@@ -707,8 +707,8 @@ grpc::Status OpportunityServiceImpl::ListOpportunities(
         CUSTRA_ASSIGN_OR_RETURN(
             int64_t offset,
             DecodePageNumber("opportunities", digest, request->page_token()));
-        TenantDatabase::Session session(call.database.get(),
-                                        TenantDatabase::Purpose::kAsIs);
+        TenantDatabase::ReadSession session(call.database.get(),
+                                            TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,
                                 LoadDeals(store, request->filter()));
@@ -1492,8 +1492,8 @@ grpc::Status OpportunityServiceImpl::GetPipelineSummary(
         }
         options.group_by_owner =
             request->group_by() == v1::PIPELINE_SUMMARY_GROUP_BY_OWNER;
-        TenantDatabase::Session session(call.database.get(),
-                                        TenantDatabase::Purpose::kAsIs);
+        TenantDatabase::ReadSession session(call.database.get(),
+                                            TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(PipelineDef pipeline, LoadPipeline(store));
         CUSTRA_ASSIGN_OR_RETURN(Deals deals,

@@ -780,7 +780,7 @@ grpc::Status SegmentationServiceImpl::GetRun(grpc::ServerContext* context,
                                              v1::GetRunResponse* response) {
   return gate_->ServeTenantCall(
       *context, [&](TenantCall& call) -> absl::Status {
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::ReadSession session(call.database.get());
         SegmentationStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(auto loaded,
                                 LoadRun(store, request->run_id(), "run_id"));
@@ -838,7 +838,7 @@ grpc::Status SegmentationServiceImpl::ListRuns(
           cursor.id = parts.second;
           after = cursor;
         }
-        TenantDatabase::Session session(call.database.get());
+        TenantDatabase::ReadSession session(call.database.get());
         SegmentationStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(std::vector<StoredRun> runs,
                                 store.ListRuns(model, after, page_size + 1));

@@ -2,18 +2,26 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <thread>
+#include <vector>
 
+#include "common/ingestion_store.h"
 #include "common/tenant_schema.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/transaction_rows.h"
 
 namespace custra {
 namespace {
 
+using ::custra::testing::At;
 using ::custra::testing::StatusIs;
 using ::custra::testing::TempDir;
+using ::custra::testing::Txn;
 
 std::unique_ptr<TenantRegistry> OpenRegistry(const std::filesystem::path& dir,
                                              size_t max_open) {
@@ -44,6 +52,73 @@ TEST(TenantRegistryTest, CreateMakesAMigratedDatabaseFile) {
   TenantDatabase::Session session(tenant->get());
   EXPECT_EQ(SchemaVersion(session.db()), TenantMigrations().back().version);
   EXPECT_EQ(session.db().execAndGet("PRAGMA journal_mode").getString(), "wal");
+}
+
+// A write or a long analysis holds the tenant's connection; a read meanwhile
+// goes to a read-only connection and sees every committed row.
+TEST(TenantRegistryTest, ReadsUseAReaderWhileTheConnectionIsBusy) {
+  TempDir dir;
+  auto registry = OpenRegistry(dir.path(), 4);
+  CUSTRA_ASSERT_OK(registry->Create("acme"));
+  auto tenant = registry->Get("acme");
+  ASSERT_TRUE(tenant.ok());
+  {
+    TenantDatabase::Session session(tenant->get());
+    const std::vector<TransactionRow> rows = {
+        Txn("t1", "c1", At(2023, 1, 10), 10'000'000)};
+    CUSTRA_ASSERT_OK(
+        IngestionStore(&session.db(), absl::Now(), session.ingestion_state())
+            .RecordTransactions("", rows)
+            .status());
+    session.FoldPending();
+  }
+  {
+    // Free connection: the read takes it (no extra connection).
+    TenantDatabase::ReadSession read(tenant->get());
+    EXPECT_FALSE(read.on_reader());
+  }
+  TenantDatabase::Session busy(tenant->get());
+  std::thread reader([&] {
+    TenantDatabase::ReadSession read(tenant->get());
+    EXPECT_TRUE(read.on_reader());
+    auto customer = IngestionStore(&read.db()).GetCustomer("c1");
+    ASSERT_TRUE(customer.ok()) << customer.status();
+    EXPECT_EQ(customer->stats.revenue_micros, 10'000'000);
+    EXPECT_THROW(read.db().exec("DELETE FROM customers"), SQLite::Exception);
+  });
+  reader.join();  // Would hang if the read waited for `busy`.
+}
+
+// Rows awaiting the fold are not in the aggregates yet: a read then waits
+// for the connection and folds them, rather than read without them.
+TEST(TenantRegistryTest, ReadsWaitForTheConnectionWhenRowsAwaitTheFold) {
+  TempDir dir;
+  auto registry = OpenRegistry(dir.path(), 4);
+  CUSTRA_ASSERT_OK(registry->Create("acme"));
+  auto tenant = registry->Get("acme");
+  ASSERT_TRUE(tenant.ok());
+  std::optional<TenantDatabase::Session> busy;
+  busy.emplace(tenant->get(), TenantDatabase::Purpose::kAsIs);
+  const std::vector<TransactionRow> rows = {
+      Txn("t1", "c1", At(2023, 1, 10), 10'000'000)};
+  CUSTRA_ASSERT_OK(
+      IngestionStore(&busy->db(), absl::Now(), busy->ingestion_state())
+          .RecordTransactions("", rows)
+          .status());
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    TenantDatabase::ReadSession read(tenant->get());
+    EXPECT_FALSE(read.on_reader());
+    auto customer = IngestionStore(&read.db()).GetCustomer("c1");
+    ASSERT_TRUE(customer.ok()) << customer.status();
+    EXPECT_EQ(customer->stats.revenue_micros, 10'000'000);
+    done = true;
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(done);  // Waiting for the connection.
+  busy.reset();
+  reader.join();
+  EXPECT_TRUE(done);
 }
 
 TEST(TenantRegistryTest, CreateTwiceIsAlreadyExists) {
