@@ -43,9 +43,14 @@ void TransactionImportReactor::MaybeStartRead() {
     into = &reading_->request;
     read_pending_ = true;
     ++held_;
+    ++reads_starting_;
   }
-  // Outside the lock: a reaction may run before StartRead returns.
+  // Outside the lock: a reaction may run before StartRead returns. The
+  // stream is not finished (and the reactor not deleted) until this read
+  // has been started: see CommitBatches.
   StartRead(into);
+  absl::MutexLock lock(&mu_);
+  --reads_starting_;
 }
 
 void TransactionImportReactor::OnReadDone(bool ok) {
@@ -142,9 +147,11 @@ void TransactionImportReactor::CommitBatches() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    // Finish only once the last acknowledgement's write is done.
+    // Finish only once the last acknowledgement's write is done and no read
+    // is being started (after stopping_, none will be): an operation
+    // started after Finish could outlive the reactor.
     auto written = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return !write_pending_;
+      return !write_pending_ && reads_starting_ == 0;
     };
     mu_.Await(absl::Condition(&written));
   }

@@ -78,6 +78,7 @@ class TransactionImportReactor final
   std::deque<std::unique_ptr<Batch>> prepared_ ABSL_GUARDED_BY(mu_);
   int held_ ABSL_GUARDED_BY(mu_) = 0;
   bool read_pending_ ABSL_GUARDED_BY(mu_) = false;
+  int reads_starting_ ABSL_GUARDED_BY(mu_) = 0;  // Between decision and call.
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool preparing_done_ ABSL_GUARDED_BY(mu_) = false;
   bool write_pending_ ABSL_GUARDED_BY(mu_) = false;
