@@ -845,6 +845,12 @@ PreparedTransactions PrepareTransactions(absl::string_view request_id,
     prepared.encoded_end.push_back(prepared.encoded.size());
   }
   prepared.stored = StoredBatch(prepared.encoded);
+  absl::flat_hash_set<absl::string_view> seen;
+  for (size_t p = 0; p < prepared.valid.size(); ++p) {
+    const std::string& customer = rows[prepared.valid[p]].customer_id;
+    if (seen.insert(customer).second) prepared.customers.push_back(customer);
+    prepared.any_cost = prepared.any_cost || prepared.has_cost[p];
+  }
   prepared.claim_order.resize(prepared.valid.size());
   for (size_t p = 0; p < prepared.valid.size(); ++p) {
     prepared.claim_order[p] = static_cast<int>(p);
@@ -933,14 +939,20 @@ absl::StatusOr<IngestResult> IngestionStore::RecordPrepared(
           kept = StoredBatch(kept);
           body = kept;
         }
-        std::vector<absl::string_view> customer_ids;  // Distinct.
-        absl::flat_hash_set<absl::string_view> seen;
-        bool any_cost = false;
-        for (size_t p = 0; p < valid.size(); ++p) {
-          if (!accepted[p]) continue;
-          any_cost = any_cost || in.has_cost[p];
-          const std::string& customer = in.rows[valid[p]].customer_id;
-          if (seen.insert(customer).second) customer_ids.push_back(customer);
+        // The accepted rows' distinct customers and whether any has a cost:
+        // as prepared when every valid row was accepted.
+        std::vector<absl::string_view> customer_ids = in.customers;
+        bool any_cost = in.any_cost;
+        if (result.accepted < static_cast<int>(valid.size())) {
+          customer_ids.clear();
+          any_cost = false;
+          absl::flat_hash_set<absl::string_view> seen;
+          for (size_t p = 0; p < valid.size(); ++p) {
+            if (!accepted[p]) continue;
+            any_cost = any_cost || in.has_cost[p];
+            const std::string& customer = in.rows[valid[p]].customer_id;
+            if (seen.insert(customer).second) customer_ids.push_back(customer);
+          }
         }
         result.customers_created = EnsureCustomers(
             *db_, customer_ids, now_,

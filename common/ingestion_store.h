@@ -98,6 +98,10 @@ struct PreparedTransactions {
   // claiming ids in this order touches the id index page by page and keeps
   // the first of two rows with one id.
   std::vector<int> claim_order;
+  // The valid rows' distinct customers (views of `rows`), and whether any
+  // valid row carries a cost.
+  std::vector<absl::string_view> customers;
+  bool any_cost = false;
 };
 
 // Checks and encodes `rows` against the tenant currency `tenant_currency`
