@@ -798,6 +798,68 @@ absl::StatusOr<std::string> IngestionStore::TenantCurrency() {
       [&]() -> absl::StatusOr<std::string> { return ReadCurrency(*db_); });
 }
 
+namespace {
+
+constexpr int kClaimChunk = 64;
+
+// "INSERT OR IGNORE INTO transaction_ids(id, batch) VALUES (?2, ?1), ..."
+// for `n` ids.
+std::string ClaimSql(int n) {
+  std::string sql = "INSERT OR IGNORE INTO transaction_ids(id, batch) VALUES ";
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&sql, i == 0 ? "" : ", ", "(?", i + 2, ", ?1)");
+  }
+  return sql;
+}
+
+// Claims the ids of `in.claim_order` for `batch`, marking `accepted` and
+// counting into `result`.
+void ClaimIds(SQLite::Database& db, int64_t batch,
+              const PreparedTransactions& in, std::vector<char>* accepted,
+              IngestResult* result) {
+  const std::vector<int>& order = in.claim_order;
+  std::optional<SQLite::Statement> full, tail;
+  std::optional<SQLite::Statement> owner;
+  for (size_t first = 0; first < order.size(); first += kClaimChunk) {
+    const int n =
+        static_cast<int>(std::min<size_t>(kClaimChunk, order.size() - first));
+    std::optional<SQLite::Statement>& claim = n == kClaimChunk ? full : tail;
+    if (!claim) {
+      claim.emplace(db, ClaimSql(n));
+      claim->bind(1, batch);
+    }
+    for (int i = 0; i < n; ++i) {
+      claim->bindNoCopy(i + 2, in.rows[in.valid[order[first + i]]].id);
+    }
+    const int changes = claim->exec();
+    claim->reset();
+    if (changes == n) {
+      for (int i = 0; i < n; ++i) (*accepted)[order[first + i]] = 1;
+      result->accepted += n;
+      continue;
+    }
+    // Some ids were there before: theirs carry an earlier batch number.
+    if (!owner) {
+      owner.emplace(db, "SELECT batch FROM transaction_ids WHERE id = ?");
+    }
+    for (int i = 0; i < n; ++i) {
+      const int p = order[first + i];
+      owner->bindNoCopy(1, in.rows[in.valid[p]].id);
+      const bool mine =
+          owner->executeStep() && owner->getColumn(0).getInt64() == batch;
+      owner->reset();
+      (*accepted)[p] = mine ? 1 : 0;
+      if (mine) {
+        ++result->accepted;
+      } else {
+        ++result->duplicates;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 PreparedTransactions PrepareTransactions(absl::string_view request_id,
                                          std::span<const TransactionRow> rows,
                                          absl::string_view tenant_currency,
@@ -862,6 +924,19 @@ PreparedTransactions PrepareTransactions(absl::string_view request_id,
               const int c = x.compare(y);
               return c < 0 || (c == 0 && a < b);
             });
+  // A later row with the id of an earlier one is a duplicate without
+  // asking the database: in id order it follows the first at once.
+  size_t kept = 0;
+  for (size_t i = 0; i < prepared.claim_order.size(); ++i) {
+    if (kept > 0 &&
+        rows[prepared.valid[prepared.claim_order[i]]].id ==
+            rows[prepared.valid[prepared.claim_order[kept - 1]]].id) {
+      ++prepared.batch_duplicates;
+      continue;
+    }
+    prepared.claim_order[kept++] = prepared.claim_order[i];
+  }
+  prepared.claim_order.resize(kept);
   return prepared;
 }
 
@@ -905,24 +980,14 @@ absl::StatusOr<IngestResult> IngestionStore::RecordPrepared(
                    "INTEGER) FROM tenant_meta WHERE key = 'folded_batch'), "
                    "0)) + 1")
                 .getInt64();
-        // Claiming the id is the duplicate check (of the database and of
-        // earlier rows of this batch).
-        SQLite::Statement claim(
-            *db_,
-            "INSERT OR IGNORE INTO transaction_ids(id, batch) VALUES (?, ?)");
-        claim.bind(2, static_cast<int64_t>(batch));
+        // Claiming the id is the duplicate check against the database (the
+        // batch's own repeats are known already). Ids are claimed
+        // kClaimChunk at a time; a chunk with fewer changes than ids held
+        // ids claimed by earlier batches, told apart by their batch number.
         const std::vector<int>& valid = in.valid;
         std::vector<char> accepted(valid.size(), 0);
-        for (int p : in.claim_order) {
-          claim.bindNoCopy(1, in.rows[valid[p]].id);
-          accepted[p] = static_cast<char>(claim.exec());
-          claim.reset();
-          if (accepted[p]) {
-            ++result.accepted;
-          } else {
-            ++result.duplicates;
-          }
-        }
+        result.duplicates = in.batch_duplicates;
+        ClaimIds(*db_, batch, in, &accepted, &result);
         // The accepted rows' encodings, in row order: `stored` in the
         // usual case of no duplicates.
         std::string kept;

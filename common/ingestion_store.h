@@ -94,10 +94,11 @@ struct PreparedTransactions {
   std::vector<char> has_cost;
   std::string encoded;
   std::string stored;  // `encoded` as stored (StoredBatch).
-  // Positions in `valid` in id order, earlier rows first among equal ids:
-  // claiming ids in this order touches the id index page by page and keeps
-  // the first of two rows with one id.
+  // Positions in `valid` whose ids to claim, in id order (claiming in this
+  // order touches the id index page by page): the first row of each id;
+  // later rows with the same id are `batch_duplicates`.
   std::vector<int> claim_order;
+  int batch_duplicates = 0;
   // The valid rows' distinct customers (views of `rows`), and whether any
   // valid row carries a cost.
   std::vector<absl::string_view> customers;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/sqlite_util.h"
 #include "common/tenant_schema.h"
 #include "tests/testing/status_matchers.h"
@@ -99,6 +100,27 @@ TEST_F(IngestionStoreTest, TheFirstRowOfEachIdWinsWhateverTheIdOrder) {
   EXPECT_EQ(result->accepted, 3);
   EXPECT_EQ(result->duplicates, 2);
   EXPECT_EQ(Store().GetCustomer("c1")->stats.revenue_micros, 1 + 2 + 8);
+}
+
+// Ids are claimed 64 at a time; a chunk where some ids exist already must
+// still tell each row apart.
+TEST_F(IngestionStoreTest, ChunksMixingNewAndKnownIdsCountEachRow) {
+  std::vector<TransactionRow> earlier;
+  for (int i = 0; i < 300; i += 3) {
+    earlier.push_back(Txn(absl::StrCat("t", i), "old", At(2023, 1, 1), 1));
+  }
+  ASSERT_TRUE(Store().RecordTransactions("", earlier).ok());
+  std::vector<TransactionRow> rows;
+  for (int i = 0; i < 300; ++i) {
+    rows.push_back(Txn(absl::StrCat("t", i), "new", At(2023, 1, 2), 10));
+  }
+  rows.push_back(Txn("t1", "new", At(2023, 1, 2), 1000));  // Repeat in batch.
+  auto result = Store().RecordTransactions("", rows);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->accepted, 200);
+  EXPECT_EQ(result->duplicates, 101);
+  EXPECT_EQ(Store().GetCustomer("new")->stats.revenue_micros, 200 * 10);
+  EXPECT_EQ(Store().GetCustomer("old")->stats.revenue_micros, 100);
 }
 
 TEST_F(IngestionStoreTest, APreparedBatchIsCheckedAgainWhenTheCurrencyChanged) {
