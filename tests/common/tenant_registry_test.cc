@@ -54,32 +54,43 @@ TEST(TenantRegistryTest, CreateMakesAMigratedDatabaseFile) {
   EXPECT_EQ(session.db().execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
+// One tenant's database and the transaction the read tests write.
+class ReadSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_ = OpenRegistry(dir_.path(), 4);
+    CUSTRA_ASSERT_OK(registry_->Create("acme"));
+    auto tenant = registry_->Get("acme");
+    ASSERT_TRUE(tenant.ok());
+    tenant_ = *std::move(tenant);
+  }
+
+  const std::vector<TransactionRow> rows_ = {
+      Txn("t1", "c1", At(2023, 1, 10), 10'000'000)};
+  TempDir dir_;
+  std::unique_ptr<TenantRegistry> registry_;
+  std::shared_ptr<TenantDatabase> tenant_;
+};
+
 // A write or a long analysis holds the tenant's connection; a read meanwhile
 // goes to a read-only connection and sees every committed row.
-TEST(TenantRegistryTest, ReadsUseAReaderWhileTheConnectionIsBusy) {
-  TempDir dir;
-  auto registry = OpenRegistry(dir.path(), 4);
-  CUSTRA_ASSERT_OK(registry->Create("acme"));
-  auto tenant = registry->Get("acme");
-  ASSERT_TRUE(tenant.ok());
+TEST_F(ReadSessionTest, ReadsUseAReaderWhileTheConnectionIsBusy) {
   {
-    TenantDatabase::Session session(tenant->get());
-    const std::vector<TransactionRow> rows = {
-        Txn("t1", "c1", At(2023, 1, 10), 10'000'000)};
+    TenantDatabase::Session session(tenant_.get());
     CUSTRA_ASSERT_OK(
         IngestionStore(&session.db(), absl::Now(), session.ingestion_state())
-            .RecordTransactions("", rows)
+            .RecordTransactions("", rows_)
             .status());
     session.FoldPending();
   }
   {
     // Free connection: the read takes it (no extra connection).
-    TenantDatabase::ReadSession read(tenant->get());
+    TenantDatabase::ReadSession read(tenant_.get());
     EXPECT_FALSE(read.on_reader());
   }
-  TenantDatabase::Session busy(tenant->get());
+  TenantDatabase::Session busy(tenant_.get());
   std::thread reader([&] {
-    TenantDatabase::ReadSession read(tenant->get());
+    TenantDatabase::ReadSession read(tenant_.get());
     EXPECT_TRUE(read.on_reader());
     auto customer = IngestionStore(&read.db()).GetCustomer("c1");
     ASSERT_TRUE(customer.ok()) << customer.status();
@@ -91,23 +102,16 @@ TEST(TenantRegistryTest, ReadsUseAReaderWhileTheConnectionIsBusy) {
 
 // Rows awaiting the fold are not in the aggregates yet: a read then waits
 // for the connection and folds them, rather than read without them.
-TEST(TenantRegistryTest, ReadsWaitForTheConnectionWhenRowsAwaitTheFold) {
-  TempDir dir;
-  auto registry = OpenRegistry(dir.path(), 4);
-  CUSTRA_ASSERT_OK(registry->Create("acme"));
-  auto tenant = registry->Get("acme");
-  ASSERT_TRUE(tenant.ok());
+TEST_F(ReadSessionTest, ReadsWaitForTheConnectionWhenRowsAwaitTheFold) {
   std::optional<TenantDatabase::Session> busy;
-  busy.emplace(tenant->get(), TenantDatabase::Purpose::kAsIs);
-  const std::vector<TransactionRow> rows = {
-      Txn("t1", "c1", At(2023, 1, 10), 10'000'000)};
+  busy.emplace(tenant_.get(), TenantDatabase::Purpose::kAsIs);
   CUSTRA_ASSERT_OK(
       IngestionStore(&busy->db(), absl::Now(), busy->ingestion_state())
-          .RecordTransactions("", rows)
+          .RecordTransactions("", rows_)
           .status());
   std::atomic<bool> done{false};
   std::thread reader([&] {
-    TenantDatabase::ReadSession read(tenant->get());
+    TenantDatabase::ReadSession read(tenant_.get());
     EXPECT_FALSE(read.on_reader());
     auto customer = IngestionStore(&read.db()).GetCustomer("c1");
     ASSERT_TRUE(customer.ok()) << customer.status();
