@@ -988,36 +988,28 @@ absl::StatusOr<IngestResult> IngestionStore::RecordPrepared(
         std::vector<char> accepted(valid.size(), 0);
         result.duplicates = in.batch_duplicates;
         ClaimIds(*db_, batch, in, &accepted, &result);
-        // The accepted rows' encodings, in row order: `stored` in the
-        // usual case of no duplicates.
-        std::string kept;
+        // The accepted rows' encodings, distinct customers and whether any
+        // has a cost: as prepared in the usual case of no duplicates.
         absl::string_view body = in.stored;
-        if (result.accepted < static_cast<int>(valid.size())) {
-          kept.assign(kBatchMagic.data(), kBatchMagic.size());
-          for (size_t p = 0; p < valid.size(); ++p) {
-            const size_t begin =
-                p == 0 ? kBatchMagic.size() : in.encoded_end[p - 1];
-            if (accepted[p]) {
-              kept.append(in.encoded, begin, in.encoded_end[p] - begin);
-            }
-          }
-          kept = StoredBatch(kept);
-          body = kept;
-        }
-        // The accepted rows' distinct customers and whether any has a cost:
-        // as prepared when every valid row was accepted.
         std::vector<absl::string_view> customer_ids = in.customers;
         bool any_cost = in.any_cost;
+        std::string kept;
         if (result.accepted < static_cast<int>(valid.size())) {
+          kept.assign(kBatchMagic.data(), kBatchMagic.size());
           customer_ids.clear();
           any_cost = false;
           absl::flat_hash_set<absl::string_view> seen;
           for (size_t p = 0; p < valid.size(); ++p) {
             if (!accepted[p]) continue;
+            const size_t begin =
+                p == 0 ? kBatchMagic.size() : in.encoded_end[p - 1];
+            kept.append(in.encoded, begin, in.encoded_end[p] - begin);
             any_cost = any_cost || in.has_cost[p];
             const std::string& customer = in.rows[valid[p]].customer_id;
             if (seen.insert(customer).second) customer_ids.push_back(customer);
           }
+          kept = StoredBatch(kept);
+          body = kept;
         }
         result.customers_created = EnsureCustomers(
             *db_, customer_ids, now_,

@@ -43,12 +43,13 @@ absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenSqlite(
         if (options.create && !options.read_only) flags |= SQLite::OPEN_CREATE;
         auto db = std::make_unique<SQLite::Database>(path, flags,
                                                      options.busy_timeout_ms);
-        if (options.read_only) {
-          // The file's journal mode (WAL) and page size are the writer's.
-          db->exec(absl::StrCat("PRAGMA cache_size=-", options.cache_kib));
-          db->exec(absl::StrCat("PRAGMA mmap_size=", options.mmap_bytes));
-          return db;
-        }
+        db->exec(absl::StrCat("PRAGMA cache_size=-", options.cache_kib));
+        // Analyses scan whole tables: reading them through a memory map
+        // saves a system call and a copy per page (address space only;
+        // pages are the kernel's page cache, shared and evictable).
+        db->exec(absl::StrCat("PRAGMA mmap_size=", options.mmap_bytes));
+        // The rest is the writer's: page size, journal mode, WAL limits.
+        if (options.read_only) return db;
         // 16 KiB pages for new databases (an existing file keeps its own):
         // an import's commit writes a quarter as many WAL frames for its
         // log blob and id-index pages, and each frame costs a system call
@@ -59,11 +60,6 @@ absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenSqlite(
                      ? "PRAGMA synchronous=FULL"
                      : "PRAGMA synchronous=NORMAL");
         db->exec("PRAGMA foreign_keys=ON");
-        db->exec(absl::StrCat("PRAGMA cache_size=-", options.cache_kib));
-        // Analyses scan whole tables: reading them through a memory map
-        // saves a system call and a copy per page (address space only;
-        // pages are the kernel's page cache, shared and evictable).
-        db->exec(absl::StrCat("PRAGMA mmap_size=", options.mmap_bytes));
         // Checkpoint every 64 MiB of WAL rather than SQLite's 1,000 pages:
         // a page updated by many consecutive batches is then copied to the
         // database once. The limit is in pages, whose size depends on the

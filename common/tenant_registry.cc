@@ -63,6 +63,8 @@ void TenantDatabase::FoldIfIdle(absl::Duration quiet) {
 TenantDatabase::ReadSession::ReadSession(TenantDatabase* tenant,
                                          Purpose purpose)
     : tenant_(tenant) {
+  // A free connection is taken (folding as a Session would); a busy one
+  // is waited for only when a reader could miss acknowledged rows.
   if (tenant_->mu_.TryLock()) {
     if (purpose == Purpose::kFolded) tenant_->FoldIfPending();
     return;
@@ -72,16 +74,14 @@ TenantDatabase::ReadSession::ReadSession(TenantDatabase* tenant,
     reader_ = tenant_->AcquireReader();
     if (reader_ != nullptr) return;
   }
-  tenant_->mu_.Lock();
-  if (purpose == Purpose::kFolded) tenant_->FoldIfPending();
+  tenant_->Enter(purpose);
 }
 
 TenantDatabase::ReadSession::~ReadSession() {
   if (reader_ != nullptr) {
     tenant_->ReleaseReader(std::move(reader_));
   } else {
-    tenant_->PublishFoldState();
-    tenant_->mu_.Unlock();
+    tenant_->Leave();
   }
 }
 

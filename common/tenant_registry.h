@@ -60,13 +60,9 @@ class TenantDatabase {
     explicit Session(TenantDatabase* tenant, Purpose purpose = Purpose::kFolded)
         ABSL_EXCLUSIVE_LOCK_FUNCTION(tenant->mu_)
         : tenant_(tenant) {
-      tenant_->mu_.Lock();
-      if (purpose == Purpose::kFolded) tenant_->FoldIfPending();
+      tenant_->Enter(purpose);
     }
-    ~Session() ABSL_UNLOCK_FUNCTION() {
-      tenant_->PublishFoldState();
-      tenant_->mu_.Unlock();
-    }
+    ~Session() ABSL_UNLOCK_FUNCTION() { tenant_->Leave(); }
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
@@ -114,6 +110,15 @@ class TenantDatabase {
   // A failed fold is logged and retried by the next session; its readers
   // see the aggregates as of the last fold.
   void FoldIfPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the connection for a session of `purpose`, and gives it back.
+  void Enter(Purpose purpose) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_) {
+    mu_.Lock();
+    if (purpose == Purpose::kFolded) FoldIfPending();
+  }
+  void Leave() ABSL_UNLOCK_FUNCTION(mu_) {
+    PublishFoldState();
+    mu_.Unlock();
+  }
   // Copies whether batches await folding to fold_pending_, for readers that
   // do not hold mu_. Called before mu_ is released, so before any write's
   // acknowledgement leaves.

@@ -52,6 +52,7 @@ TEST(TenantRegistryTest, CreateMakesAMigratedDatabaseFile) {
   TenantDatabase::Session session(tenant->get());
   EXPECT_EQ(SchemaVersion(session.db()), TenantMigrations().back().version);
   EXPECT_EQ(session.db().execAndGet("PRAGMA journal_mode").getString(), "wal");
+  EXPECT_EQ(session.db().execAndGet("PRAGMA page_size").getInt(), 16384);
 }
 
 // One tenant's database and the transaction the read tests write.
