@@ -37,7 +37,7 @@ absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 
 class SqliteControlStore final : public ControlStore {
  public:
-  explicit SqliteControlStore(std::unique_ptr<SQLite::Database> db)
+  explicit SqliteControlStore(std::unique_ptr<Connection> db)
       : db_(std::move(db)) {}
 
   SqliteControlStore(const SqliteControlStore&) = delete;
@@ -213,7 +213,7 @@ class SqliteControlStore final : public ControlStore {
   }
 
   mutable absl::Mutex mu_;
-  std::unique_ptr<SQLite::Database> db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Connection> db_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<std::string, TenantRecord, std::less<>> tenants_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, ApiKeyRecord> keys_ ABSL_GUARDED_BY(mu_);
@@ -223,7 +223,7 @@ class SqliteControlStore final : public ControlStore {
 
 absl::StatusOr<std::unique_ptr<ControlStore>> OpenSqliteControlStore(
     const std::string& path, const SqliteOptions& options) {
-  CUSTRA_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
+  CUSTRA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db,
                           OpenSqlite(path, options));
   CUSTRA_RETURN_IF_ERROR(Migrate(*db, kControlMigrations).status());
   auto store = std::make_unique<SqliteControlStore>(std::move(db));

@@ -184,7 +184,7 @@ RequestKey KeyOf(absl::string_view kind, absl::string_view request_id,
 // The result of an earlier request with the same key, marked replayed;
 // nullopt when the write is new (or has no request id).
 template <typename Result, typename Decode>
-absl::StatusOr<std::optional<Result>> Replay(SQLite::Database& db,
+absl::StatusOr<std::optional<Result>> Replay(Connection& db,
                                              const RequestKey& key,
                                              Decode decode) {
   if (key.request_id.empty()) return std::nullopt;
@@ -199,23 +199,25 @@ absl::StatusOr<std::optional<Result>> Replay(SQLite::Database& db,
 }
 
 // Stores the encoded result of a write that has a request id.
-void Remember(SQLite::Database& db, const RequestKey& key,
-              const std::string& encoded, absl::Time now) {
+void Remember(Connection& db, const RequestKey& key, const std::string& encoded,
+              absl::Time now) {
   if (!key.request_id.empty()) {
     SaveRequest(db, key.kind, key.request_id, key.fingerprint, encoded, now);
   }
 }
 
-std::string ReadCurrency(SQLite::Database& db) {
-  SQLite::Statement select(
-      db, "SELECT value FROM tenant_meta WHERE key = 'currency'");
+std::string ReadCurrency(Connection& db) {
+  Connection::Statement select_handle =
+      db.Prepare("SELECT value FROM tenant_meta WHERE key = 'currency'");
+  SQLite::Statement& select = *select_handle;
   return select.executeStep() ? select.getColumn(0).getString() : "";
 }
 
-void WriteCurrency(SQLite::Database& db, const std::string& currency) {
-  SQLite::Statement insert(db,
-                           "INSERT OR REPLACE INTO tenant_meta(key, value) "
-                           "VALUES ('currency', ?)");
+void WriteCurrency(Connection& db, const std::string& currency) {
+  Connection::Statement insert_handle = db.Prepare(
+      "INSERT OR REPLACE INTO tenant_meta(key, value) "
+      "VALUES ('currency', ?)");
+  SQLite::Statement& insert = *insert_handle;
   insert.bind(1, currency);
   insert.exec();
 }
@@ -224,7 +226,7 @@ void WriteCurrency(SQLite::Database& db, const std::string& currency) {
 // how many it created. `known` (optional) holds ids known to exist: they are
 // skipped; the ids checked here are added to `checked`, for the caller to
 // remember once its transaction commits.
-int EnsureCustomers(SQLite::Database& db,
+int EnsureCustomers(Connection& db,
                     const std::vector<absl::string_view>& customer_ids,
                     absl::Time now,
                     const absl::flat_hash_set<std::string>* known,
@@ -236,10 +238,10 @@ int EnsureCustomers(SQLite::Database& db,
   if (checked->size() == first) return 0;
   // In id order: consecutive inserts then land on the same pages.
   std::sort(checked->begin() + first, checked->end());
-  SQLite::Statement insert(
-      db,
+  Connection::Statement insert_handle = db.Prepare(
       "INSERT OR IGNORE INTO customers(id, kind, implicit, "
       "create_time_us, update_time_us) VALUES (?, 1, 1, ?, ?)");
+  SQLite::Statement& insert = *insert_handle;
   insert.bind(2, static_cast<int64_t>(Micros(now)));
   insert.bind(3, static_cast<int64_t>(Micros(now)));
   int created = 0;
@@ -353,16 +355,17 @@ class AggregateDeltas {
   }
 
   // Writes the changes; the customers exist (an import creates them).
-  void Apply(SQLite::Database& db) {
+  void Apply(Connection& db) {
     // Orders first. customer_orders holds the orders that are purchases: an
     // order inserted here became one, and is counted on the day of its
     // earliest purchase line in this set (a day whose delta exists). A
     // transaction without an order id is an order of its own that no other
     // line can join (its id is unique in the tenant): it is new, and not
     // stored.
-    SQLite::Statement order_insert(db,
-                                   "INSERT OR IGNORE INTO customer_orders("
-                                   "order_id, customer_id) VALUES (?, ?)");
+    Connection::Statement order_insert_handle = db.Prepare(
+        "INSERT OR IGNORE INTO customer_orders("
+        "order_id, customer_id) VALUES (?, ?)");
+    SQLite::Statement& order_insert = *order_insert_handle;
     std::string order_text;
     for (const auto* entry : SortedEntries(orders_)) {
       const OrderKey& key = entry->first;
@@ -382,17 +385,17 @@ class AggregateDeltas {
     }
     // Days: a new row, or added to an existing one; a day became a purchase
     // day when its purchase lines were 0 before.
-    SQLite::Statement day_insert(
-        db,
+    Connection::Statement day_insert_handle = db.Prepare(
         "INSERT OR IGNORE INTO customer_days(customer_id, day, amount_micros, "
         "purchase_lines, profit_micros, orders) VALUES (?1, ?2, ?3, ?4, ?5, "
         "?6)");
-    SQLite::Statement day_add(
-        db,
+    SQLite::Statement& day_insert = *day_insert_handle;
+    Connection::Statement day_add_handle = db.Prepare(
         "UPDATE customer_days SET amount_micros = amount_micros + ?3, "
         "purchase_lines = purchase_lines + ?4, profit_micros = profit_micros "
         "+ ?5, orders = orders + ?6 WHERE day = ?2 AND customer_id = ?1 "
         "RETURNING purchase_lines");
+    SQLite::Statement& day_add = *day_add_handle;
     for (const auto* entry : SortedEntries(days_)) {
       const auto& [day, customer] = entry->first;
       const LineDelta& d = entry->second;
@@ -416,8 +419,7 @@ class AggregateDeltas {
       if (new_purchase_day) ++customers_[customer].new_days;
     }
 
-    SQLite::Statement update(
-        db,
+    Connection::Statement update_handle = db.Prepare(
         "UPDATE customers SET transaction_count = transaction_count + ?1, "
         "revenue_micros = revenue_micros + ?2, "
         "returns_micros = returns_micros + ?3, "
@@ -428,6 +430,7 @@ class AggregateDeltas {
         "coalesce(?7, first_purchase_us)), "
         "last_purchase_us = max(coalesce(last_purchase_us, ?8), "
         "coalesce(?8, last_purchase_us)) WHERE id = ?9");
+    SQLite::Statement& update = *update_handle;
     for (const auto* entry : SortedEntries(customers_)) {
       const CustomerDelta& d = entry->second;
       update.bind(1, static_cast<int64_t>(d.transactions));
@@ -472,8 +475,10 @@ class AggregateDeltas {
 
 constexpr char kFoldedBatchKey[] = "folded_batch";
 
-int64_t FoldedBatch(SQLite::Database& db) {
-  SQLite::Statement select(db, "SELECT value FROM tenant_meta WHERE key = ?");
+int64_t FoldedBatch(Connection& db) {
+  Connection::Statement select_handle =
+      db.Prepare("SELECT value FROM tenant_meta WHERE key = ?");
+  SQLite::Statement& select = *select_handle;
   select.bind(1, kFoldedBatchKey);
   int64_t batch = 0;
   if (select.executeStep()) {
@@ -485,11 +490,12 @@ int64_t FoldedBatch(SQLite::Database& db) {
 // Folds the batches after the watermark, about `max_rows` rows of them,
 // within the caller's database transaction. Returns the rows folded; 0 when
 // nothing was pending.
-absl::StatusOr<int64_t> FoldChunk(SQLite::Database& db, int64_t max_rows) {
+absl::StatusOr<int64_t> FoldChunk(Connection& db, int64_t max_rows) {
   const int64_t watermark = FoldedBatch(db);
-  SQLite::Statement select(db,
-                           "SELECT seq, body FROM transaction_batches WHERE "
-                           "seq > ? ORDER BY seq");
+  Connection::Statement select_handle = db.Prepare(
+      "SELECT seq, body FROM transaction_batches WHERE "
+      "seq > ? ORDER BY seq");
+  SQLite::Statement& select = *select_handle;
   select.bind(1, static_cast<int64_t>(watermark));
   std::deque<std::vector<StoredTransaction>> batches;
   AggregateDeltas deltas;
@@ -508,10 +514,10 @@ absl::StatusOr<int64_t> FoldChunk(SQLite::Database& db, int64_t max_rows) {
   }
   if (last == watermark) return 0;
   deltas.Apply(db);
-  SQLite::Statement advance(
-      db,
+  Connection::Statement advance_handle = db.Prepare(
       "INSERT INTO tenant_meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
       "DO UPDATE SET value = excluded.value");
+  SQLite::Statement& advance = *advance_handle;
   advance.bind(1, kFoldedBatchKey);
   advance.bind(2, absl::StrCat(last));
   advance.exec();
@@ -522,11 +528,13 @@ absl::StatusOr<int64_t> FoldChunk(SQLite::Database& db, int64_t max_rows) {
 // Batches are not indexed by customer, so every batch is decoded: erasure
 // is rare, imports are not. Returns the rows removed.
 absl::StatusOr<int64_t> EraseCustomerTransactions(
-    SQLite::Database& db, absl::string_view customer_id) {
+    Connection& db, absl::string_view customer_id) {
   std::vector<std::pair<int64_t, std::string>> rewrites;
   std::vector<std::string> erased_ids;
   {
-    SQLite::Statement select(db, "SELECT seq, body FROM transaction_batches");
+    Connection::Statement select_handle =
+        db.Prepare("SELECT seq, body FROM transaction_batches");
+    SQLite::Statement& select = *select_handle;
     while (select.executeStep()) {
       const SQLite::Column body = select.getColumn(1);
       CUSTRA_ASSIGN_OR_RETURN(std::vector<StoredTransaction> rows,
@@ -550,9 +558,10 @@ absl::StatusOr<int64_t> EraseCustomerTransactions(
   }
   // A batch left empty stays (as a bare header): batch numbers are never
   // reused, so the fold watermark stays meaningful.
-  SQLite::Statement update(db,
-                           "UPDATE transaction_batches SET body = ? WHERE "
-                           "seq = ?");
+  Connection::Statement update_handle = db.Prepare(
+      "UPDATE transaction_batches SET body = ? WHERE "
+      "seq = ?");
+  SQLite::Statement& update = *update_handle;
   for (auto& [seq, body] : rewrites) {
     if (body.empty()) body = std::string(kBatchMagic);
     body = StoredBatch(body);
@@ -561,7 +570,9 @@ absl::StatusOr<int64_t> EraseCustomerTransactions(
     update.exec();
     update.reset();
   }
-  SQLite::Statement free_id(db, "DELETE FROM transaction_ids WHERE id = ?");
+  Connection::Statement free_id_handle =
+      db.Prepare("DELETE FROM transaction_ids WHERE id = ?");
+  SQLite::Statement& free_id = *free_id_handle;
   for (const std::string& id : erased_ids) {
     free_id.bind(1, id);
     free_id.exec();
@@ -740,8 +751,10 @@ absl::StatusOr<CustomerFilter> ParseCustomerFilter(
 
 // Removes the customer's assignment from every stored segmentation run
 // (runs keep their summaries, which describe the data as it was).
-void EraseFromRuns(SQLite::Database& db, absl::string_view customer_id) {
-  SQLite::Statement select(db, "SELECT id, members FROM segmentation_runs");
+void EraseFromRuns(Connection& db, absl::string_view customer_id) {
+  Connection::Statement select_handle =
+      db.Prepare("SELECT id, members FROM segmentation_runs");
+  SQLite::Statement& select = *select_handle;
   std::vector<std::pair<std::string, std::string>> rewritten;
   while (select.executeStep()) {
     const SQLite::Column blob = select.getColumn(1);
@@ -756,9 +769,10 @@ void EraseFromRuns(SQLite::Database& db, absl::string_view customer_id) {
     rewritten.emplace_back(select.getColumn(0).getString(),
                            EncodeMembers(*decoded));
   }
-  SQLite::Statement update(db,
-                           "UPDATE segmentation_runs SET members = ? WHERE "
-                           "id = ?");
+  Connection::Statement update_handle = db.Prepare(
+      "UPDATE segmentation_runs SET members = ? WHERE "
+      "id = ?");
+  SQLite::Statement& update = *update_handle;
   for (const auto& [run_id, blob] : rewritten) {
     update.bind(1, blob.data(), static_cast<int>(blob.size()));
     update.bind(2, run_id);
@@ -814,9 +828,8 @@ std::string ClaimSql(int n) {
 
 // Claims the ids of `in.claim_order` for `batch`, marking `accepted` and
 // counting into `result`.
-void ClaimIds(SQLite::Database& db, int64_t batch,
-              const PreparedTransactions& in, std::vector<char>* accepted,
-              IngestResult* result) {
+void ClaimIds(Connection& db, int64_t batch, const PreparedTransactions& in,
+              std::vector<char>* accepted, IngestResult* result) {
   const std::vector<int>& order = in.claim_order;
   std::optional<SQLite::Statement> full, tail;
   std::optional<SQLite::Statement> owner;
@@ -1018,19 +1031,20 @@ absl::StatusOr<IngestResult> IngestionStore::RecordPrepared(
           WriteCurrency(*db_, in.currency);
         }
         if (result.accepted > 0) {
-          SQLite::Statement append(
-              *db_, "INSERT INTO transaction_batches(seq, body) VALUES (?, ?)");
+          Connection::Statement append_handle = db_->Prepare(
+              "INSERT INTO transaction_batches(seq, body) VALUES (?, ?)");
+          SQLite::Statement& append = *append_handle;
           append.bind(1, static_cast<int64_t>(batch));
           append.bindNoCopy(2, body.data(), static_cast<int>(body.size()));
           append.exec();
           // What customer-value models and scoring need to know without a
           // scan: when transactions last changed, and whether any carries a
           // cost (profit is then meaningful).
-          SQLite::Statement meta(
-              *db_,
+          Connection::Statement meta_handle = db_->Prepare(
               "INSERT INTO tenant_meta(key, value) VALUES "
               "('transactions_written_us', ?1) ON CONFLICT(key) DO UPDATE SET "
               "value = excluded.value");
+          SQLite::Statement& meta = *meta_handle;
           meta.bind(1, absl::StrCat(Micros(now_)));
           meta.exec();
           if (any_cost) {
@@ -1064,7 +1078,7 @@ absl::StatusOr<IngestResult> IngestionStore::RecordPrepared(
   return result;
 }
 
-absl::StatusOr<int64_t> FoldPendingTransactions(SQLite::Database& db,
+absl::StatusOr<int64_t> FoldPendingTransactions(Connection& db,
                                                 int64_t chunk_rows) {
   return CatchSqlite("folding transactions", [&]() -> absl::StatusOr<int64_t> {
     int64_t total = 0;
@@ -1078,7 +1092,7 @@ absl::StatusOr<int64_t> FoldPendingTransactions(SQLite::Database& db,
   });
 }
 
-absl::StatusOr<bool> HasPendingTransactions(SQLite::Database& db) {
+absl::StatusOr<bool> HasPendingTransactions(Connection& db) {
   return CatchSqlite(
       "checking for unfolded transactions", [&]() -> absl::StatusOr<bool> {
         const int64_t last = db.execAndGet(
@@ -1100,12 +1114,12 @@ absl::StatusOr<IngestResult> IngestionStore::RecordInteractions(
             Replay<IngestResult>(*db_, key, DecodeIngestResult));
         if (replayed) return *std::move(replayed);
         IngestResult result;
-        SQLite::Statement insert(
-            *db_,
+        Connection::Statement insert_handle = db_->Prepare(
             "INSERT OR IGNORE INTO interactions(id, customer_id, kind, "
             "time_us, "
             "contact, channel, notes, satisfaction, nps, referred_customer_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        SQLite::Statement& insert = *insert_handle;
         std::vector<absl::string_view> customer_ids;  // View `rows`.
         for (size_t i = 0; i < rows.size(); ++i) {
           const InteractionRow& row = rows[i];
@@ -1201,14 +1215,16 @@ CustomerRecord ReadCustomerRow(SQLite::Statement& s) {
   return c;
 }
 
-void LoadTagsAndAttributes(SQLite::Database& db, CustomerRecord& c) {
-  SQLite::Statement tags(
-      db, "SELECT tag FROM customer_tags WHERE customer_id = ? ORDER BY tag");
+void LoadTagsAndAttributes(Connection& db, CustomerRecord& c) {
+  Connection::Statement tags_handle = db.Prepare(
+      "SELECT tag FROM customer_tags WHERE customer_id = ? ORDER BY tag");
+  SQLite::Statement& tags = *tags_handle;
   tags.bind(1, c.id);
   while (tags.executeStep()) c.tags.push_back(tags.getColumn(0).getString());
-  SQLite::Statement attrs(db,
-                          "SELECT key, value FROM customer_attributes WHERE "
-                          "customer_id = ?");
+  Connection::Statement attrs_handle = db.Prepare(
+      "SELECT key, value FROM customer_attributes WHERE "
+      "customer_id = ?");
+  SQLite::Statement& attrs = *attrs_handle;
   attrs.bind(1, c.id);
   while (attrs.executeStep()) {
     c.attributes[attrs.getColumn(0).getString()] =
@@ -1216,10 +1232,11 @@ void LoadTagsAndAttributes(SQLite::Database& db, CustomerRecord& c) {
   }
 }
 
-std::optional<CustomerRecord> FindCustomer(SQLite::Database& db,
+std::optional<CustomerRecord> FindCustomer(Connection& db,
                                            absl::string_view id) {
-  SQLite::Statement select(db, absl::StrCat("SELECT ", kCustomerColumns,
-                                            " FROM customers WHERE id = ?"));
+  Connection::Statement select_handle = db.Prepare(absl::StrCat(
+      "SELECT ", kCustomerColumns, " FROM customers WHERE id = ?"));
+  SQLite::Statement& select = *select_handle;
   select.bind(1, std::string(id));
   if (!select.executeStep()) return std::nullopt;
   CustomerRecord c = ReadCustomerRow(select);
@@ -1274,17 +1291,17 @@ void BindMoney(SQLite::Statement& s, int currency_index,
   }
 }
 
-void WriteCustomer(SQLite::Database& db, const CustomerRecord& c, bool exists,
+void WriteCustomer(Connection& db, const CustomerRecord& c, bool exists,
                    absl::Time now) {
   if (exists) {
-    SQLite::Statement update(
-        db,
+    Connection::Statement update_handle = db.Prepare(
         "UPDATE customers SET kind = ?1, display_name = ?2, industry = ?3, "
         "region = ?4, size = ?5, acquisition_channel = ?6, acquisition_date = "
         "?7, man_money = ?8, man_authority = ?9, man_need = ?10, "
         "budget_currency = ?11, budget_micros = ?12, wallet_currency = ?13, "
         "wallet_micros = ?14, implicit = 0, update_time_us = ?15 WHERE id = "
         "?16");
+    SQLite::Statement& update = *update_handle;
     update.bind(16, c.id);
     update.bind(1, c.kind);
     update.bind(2, c.display_name);
@@ -1301,13 +1318,13 @@ void WriteCustomer(SQLite::Database& db, const CustomerRecord& c, bool exists,
     update.bind(15, static_cast<int64_t>(Micros(now)));
     update.exec();
   } else {
-    SQLite::Statement insert(
-        db,
+    Connection::Statement insert_handle = db.Prepare(
         "INSERT INTO customers(kind, display_name, industry, region, size, "
         "acquisition_channel, acquisition_date, man_money, man_authority, "
         "man_need, budget_currency, budget_micros, wallet_currency, "
         "wallet_micros, create_time_us, update_time_us, id) VALUES (?1, ?2, "
         "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)");
+    SQLite::Statement& insert = *insert_handle;
     insert.bind(16, c.id);
     insert.bind(1, c.kind);
     insert.bind(2, c.display_name);
@@ -1324,26 +1341,29 @@ void WriteCustomer(SQLite::Database& db, const CustomerRecord& c, bool exists,
     insert.bind(15, static_cast<int64_t>(Micros(now)));
     insert.exec();
   }
-  SQLite::Statement clear_tags(
-      db, "DELETE FROM customer_tags WHERE customer_id = ?");
+  Connection::Statement clear_tags_handle =
+      db.Prepare("DELETE FROM customer_tags WHERE customer_id = ?");
+  SQLite::Statement& clear_tags = *clear_tags_handle;
   clear_tags.bind(1, c.id);
   clear_tags.exec();
-  SQLite::Statement add_tag(
-      db,
+  Connection::Statement add_tag_handle = db.Prepare(
       "INSERT OR IGNORE INTO customer_tags(customer_id, tag) VALUES (?, ?)");
+  SQLite::Statement& add_tag = *add_tag_handle;
   for (const std::string& tag : c.tags) {
     add_tag.bind(1, c.id);
     add_tag.bind(2, tag);
     add_tag.exec();
     add_tag.reset();
   }
-  SQLite::Statement clear_attrs(
-      db, "DELETE FROM customer_attributes WHERE customer_id = ?");
+  Connection::Statement clear_attrs_handle =
+      db.Prepare("DELETE FROM customer_attributes WHERE customer_id = ?");
+  SQLite::Statement& clear_attrs = *clear_attrs_handle;
   clear_attrs.bind(1, c.id);
   clear_attrs.exec();
-  SQLite::Statement add_attr(db,
-                             "INSERT INTO customer_attributes(customer_id, "
-                             "key, value) VALUES (?, ?, ?)");
+  Connection::Statement add_attr_handle = db.Prepare(
+      "INSERT INTO customer_attributes(customer_id, "
+      "key, value) VALUES (?, ?, ?)");
+  SQLite::Statement& add_attr = *add_attr_handle;
   for (const auto& [key, value] : c.attributes) {
     add_attr.bind(1, c.id);
     add_attr.bind(2, key);
@@ -1435,9 +1455,10 @@ absl::StatusOr<std::vector<CustomerRecord>> IngestionStore::ListCustomers(
         for (absl::string_view col : absl::StrSplit(kCustomerColumns, ", ")) {
           absl::StrAppend(&columns, columns.empty() ? "" : ", ", "c.", col);
         }
-        SQLite::Statement select(
-            *db_, absl::StrCat("SELECT ", columns, " FROM customers c WHERE ",
-                               where, " ORDER BY c.id LIMIT ?8"));
+        Connection::Statement select_handle = db_->Prepare(
+            absl::StrCat("SELECT ", columns, " FROM customers c WHERE ", where,
+                         " ORDER BY c.id LIMIT ?8"));
+        SQLite::Statement& select = *select_handle;
         select.bind(1, std::string(after_id));
         BindCustomerFilter(select, filter);
         select.bind(8, limit);
@@ -1455,7 +1476,9 @@ absl::StatusOr<IngestionStore::DeleteCounts> IngestionStore::DeleteCustomer(
   return CatchSqlite(
       "deleting customer", [&]() -> absl::StatusOr<DeleteCounts> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement exists(*db_, "SELECT 1 FROM customers WHERE id = ?");
+        Connection::Statement exists_handle =
+            db_->Prepare("SELECT 1 FROM customers WHERE id = ?");
+        SQLite::Statement& exists = *exists_handle;
         exists.bind(1, std::string(id));
         if (!exists.executeStep()) {
           return absl::NotFoundError(
@@ -1463,7 +1486,8 @@ absl::StatusOr<IngestionStore::DeleteCounts> IngestionStore::DeleteCustomer(
         }
         DeleteCounts counts;
         auto erase = [&](const char* sql) {
-          SQLite::Statement s(*db_, sql);
+          Connection::Statement s_handle = db_->Prepare(sql);
+          SQLite::Statement& s = *s_handle;
           s.bind(1, std::string(id));
           return s.exec();
         };
@@ -1498,14 +1522,13 @@ absl::StatusOr<std::vector<InteractionRow>> IngestionStore::ListInteractions(
         if (filter.channel) where.push_back("channel = ?6");
         if (filter.from_us) where.push_back("time_us >= ?7");
         if (filter.until_us) where.push_back("time_us < ?8");
-        SQLite::Statement select(
-            *db_,
-            absl::StrCat(
-                "SELECT id, customer_id, kind, time_us, contact, channel, "
-                "notes, satisfaction, nps, referred_customer_id FROM "
-                "interactions WHERE ",
-                absl::StrJoin(where, " AND "),
-                " ORDER BY time_us DESC, id DESC LIMIT ?4"));
+        Connection::Statement select_handle = db_->Prepare(absl::StrCat(
+            "SELECT id, customer_id, kind, time_us, contact, channel, "
+            "notes, satisfaction, nps, referred_customer_id FROM "
+            "interactions WHERE ",
+            absl::StrJoin(where, " AND "),
+            " ORDER BY time_us DESC, id DESC LIMIT ?4"));
+        SQLite::Statement& select = *select_handle;
         if (!customer_id.empty()) select.bind(1, std::string(customer_id));
         if (after) {
           select.bind(2, static_cast<int64_t>(after->time_us));

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/ingestion_types.h"
+#include "common/sqlite_util.h"
 #include "common/transaction_log.h"
 
 namespace custra {
@@ -67,10 +68,10 @@ inline constexpr int64_t kFoldChunkRows = 250'000;
 // aggregates (see common/transaction_log.h), one database transaction per
 // chunk of about `chunk_rows` rows. Returns the rows folded.
 absl::StatusOr<int64_t> FoldPendingTransactions(
-    SQLite::Database& db, int64_t chunk_rows = kFoldChunkRows);
+    Connection& db, int64_t chunk_rows = kFoldChunkRows);
 
 // Whether the log holds batches not yet folded.
-absl::StatusOr<bool> HasPendingTransactions(SQLite::Database& db);
+absl::StatusOr<bool> HasPendingTransactions(Connection& db);
 
 // A batch of transactions checked and encoded without the database, so
 // that a server can prepare one batch while the previous one commits (see
@@ -122,7 +123,7 @@ class IngestionStore {
   // With `state` (the tenant's, from its Session), a transaction import only
   // appends to the log and the aggregates follow when the log is folded;
   // without it, RecordTransactions folds before it returns.
-  explicit IngestionStore(SQLite::Database* db, absl::Time now = absl::Now(),
+  explicit IngestionStore(Connection* db, absl::Time now = absl::Now(),
                           IngestionState* state = nullptr)
       : db_(db), now_(now), state_(state) {}
 
@@ -182,7 +183,7 @@ class IngestionStore {
   absl::StatusOr<std::string> TenantCurrency();
 
  private:
-  SQLite::Database* db_;
+  Connection* db_;
   absl::Time now_;
   IngestionState* state_;
 };

@@ -17,9 +17,10 @@ std::string KindList(std::span<const int> kinds) {
   return absl::StrJoin(kinds, ", ");
 }
 
-int64_t NextSeq(SQLite::Database& db, const char* table) {
-  SQLite::Statement select(
-      db, absl::StrCat("SELECT coalesce(max(seq), 0) + 1 FROM ", table));
+int64_t NextSeq(Connection& db, const char* table) {
+  Connection::Statement select_handle =
+      db.Prepare(absl::StrCat("SELECT coalesce(max(seq), 0) + 1 FROM ", table));
+  SQLite::Statement& select = *select_handle;
   select.executeStep();
   return select.getColumn(0).getInt64();
 }
@@ -92,10 +93,11 @@ absl::StatusOr<CustomerHistory> KeyAccountStore::LoadHistory(
         if (!kinds.empty()) {
           where = absl::StrCat("c.kind IN (", KindList(kinds), ")");
         }
-        SQLite::Statement customers(
-            *db_, absl::StrCat("SELECT c.id, c.kind, c.display_name, "
-                               "c.wallet_micros FROM customers c WHERE ",
-                               where, " ORDER BY c.id"));
+        Connection::Statement customers_handle =
+            db_->Prepare(absl::StrCat("SELECT c.id, c.kind, c.display_name, "
+                                      "c.wallet_micros FROM customers c WHERE ",
+                                      where, " ORDER BY c.id"));
+        SQLite::Statement& customers = *customers_handle;
         absl::flat_hash_map<std::string, size_t> index;
         while (customers.executeStep()) {
           CustomerHistory::Customer& c = history.customers.emplace_back();
@@ -114,10 +116,10 @@ absl::StatusOr<CustomerHistory> KeyAccountStore::LoadHistory(
           CustomerHistory::Day day;
         };
         std::vector<Row> rows;
-        SQLite::Statement days(
-            *db_,
+        Connection::Statement days_handle = db_->Prepare(
             "SELECT customer_id, day, amount_micros, profit_micros, "
             "purchase_lines FROM customer_days WHERE day <= ?");
+        SQLite::Statement& days = *days_handle;
         days.bind(1, static_cast<int64_t>(until_day));
         while (days.executeStep()) {
           const auto it = index.find(days.getColumn(0).getString());
@@ -152,8 +154,9 @@ absl::StatusOr<CustomerHistory> KeyAccountStore::LoadHistory(
 
 absl::StatusOr<bool> KeyAccountStore::HasCostData() {
   return CatchSqlite("reading tenant metadata", [&]() -> absl::StatusOr<bool> {
-    SQLite::Statement s(*db_,
-                        "SELECT 1 FROM tenant_meta WHERE key = 'has_cost'");
+    Connection::Statement s_handle =
+        db_->Prepare("SELECT 1 FROM tenant_meta WHERE key = 'has_cost'");
+    SQLite::Statement& s = *s_handle;
     return s.executeStep();
   });
 }
@@ -162,10 +165,10 @@ absl::StatusOr<std::optional<int64_t>>
 KeyAccountStore::TransactionsWrittenMicros() {
   return CatchSqlite("reading tenant metadata",
                      [&]() -> absl::StatusOr<std::optional<int64_t>> {
-                       SQLite::Statement s(
-                           *db_,
+                       Connection::Statement s_handle = db_->Prepare(
                            "SELECT value FROM tenant_meta WHERE key = "
                            "'transactions_written_us'");
+                       SQLite::Statement& s = *s_handle;
                        if (!s.executeStep()) return std::nullopt;
                        return std::stoll(s.getColumn(0).getString());
                      });
@@ -177,10 +180,11 @@ KeyAccountStore::ReferralCounts(int64_t from_us, int64_t until_us) {
       "counting referrals",
       [&]() -> absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> {
         // Kind 6 is INTERACTION_KIND_REFERRAL.
-        SQLite::Statement s(*db_,
-                            "SELECT customer_id, count(*) FROM interactions "
-                            "WHERE kind = 6 AND time_us >= ? AND time_us < ? "
-                            "GROUP BY customer_id");
+        Connection::Statement s_handle = db_->Prepare(
+            "SELECT customer_id, count(*) FROM interactions "
+            "WHERE kind = 6 AND time_us >= ? AND time_us < ? "
+            "GROUP BY customer_id");
+        SQLite::Statement& s = *s_handle;
         s.bind(1, static_cast<int64_t>(from_us));
         s.bind(2, static_cast<int64_t>(until_us));
         absl::flat_hash_map<std::string, int64_t> counts;
@@ -208,9 +212,10 @@ absl::Status KeyAccountStore::SaveValueModel(StoredItem& item,
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     item.seq = NextSeq(*db_, "value_models");
     item.id = absl::StrFormat("vm-%06d", item.seq);
-    SQLite::Statement insert(
-        *db_, absl::StrCat("INSERT INTO value_models(", kModelColumns,
-                           ") VALUES (?, ?, ?, ?, ?, ?)"));
+    Connection::Statement insert_handle =
+        db_->Prepare(absl::StrCat("INSERT INTO value_models(", kModelColumns,
+                                  ") VALUES (?, ?, ?, ?, ?, ?)"));
+    SQLite::Statement& insert = *insert_handle;
     insert.bind(1, item.id);
     insert.bind(2, static_cast<int64_t>(item.seq));
     insert.bind(3, item.type);
@@ -230,9 +235,9 @@ absl::StatusOr<StoredItem> KeyAccountStore::GetValueModel(
     absl::string_view id) {
   return CatchSqlite(
       "reading the value model", [&]() -> absl::StatusOr<StoredItem> {
-        SQLite::Statement s(*db_,
-                            absl::StrCat("SELECT ", kModelColumns,
-                                         " FROM value_models WHERE id = ?"));
+        Connection::Statement s_handle = db_->Prepare(absl::StrCat(
+            "SELECT ", kModelColumns, " FROM value_models WHERE id = ?"));
+        SQLite::Statement& s = *s_handle;
         s.bind(1, std::string(id));
         if (!s.executeStep()) return NotFoundFor("value model", id);
         return ReadModel(s);
@@ -247,10 +252,10 @@ absl::StatusOr<std::vector<StoredItem>> KeyAccountStore::ListValueModels(
         std::string where = "seq < ?1";
         if (type) absl::StrAppend(&where, " AND model_type = ?2");
         if (converged) absl::StrAppend(&where, " AND converged = ?3");
-        SQLite::Statement s(
-            *db_,
+        Connection::Statement s_handle = db_->Prepare(
             absl::StrCat("SELECT ", kModelColumns, " FROM value_models WHERE ",
                          where, " ORDER BY seq DESC LIMIT ?4"));
+        SQLite::Statement& s = *s_handle;
         s.bind(1,
                static_cast<int64_t>(before_seq > 0 ? before_seq : INT64_MAX));
         if (type) s.bind(2, *type);
@@ -264,26 +269,27 @@ absl::StatusOr<std::vector<StoredItem>> KeyAccountStore::ListValueModels(
 
 absl::StatusOr<std::optional<StoredItem>> KeyAccountStore::NewestConvergedModel(
     std::span<const int> types) {
-  return CatchSqlite(
-      "reading value models",
-      [&]() -> absl::StatusOr<std::optional<StoredItem>> {
-        SQLite::Statement s(
-            *db_, absl::StrCat("SELECT ", kModelColumns,
+  return CatchSqlite("reading value models",
+                     [&]() -> absl::StatusOr<std::optional<StoredItem>> {
+                       Connection::Statement s_handle =
+                           db_->Prepare(absl::StrCat(
+                               "SELECT ", kModelColumns,
                                " FROM value_models WHERE converged = 1 AND "
                                "model_type IN (",
                                KindList(types), ") ORDER BY seq DESC LIMIT 1"));
-        if (!s.executeStep()) return std::nullopt;
-        return ReadModel(s);
-      });
+                       SQLite::Statement& s = *s_handle;
+                       if (!s.executeStep()) return std::nullopt;
+                       return ReadModel(s);
+                     });
 }
 
 absl::StatusOr<std::optional<std::string>> KeyAccountStore::GetProfile(
     absl::string_view id) {
   return CatchSqlite("reading the scoring profile",
                      [&]() -> absl::StatusOr<std::optional<std::string>> {
-                       SQLite::Statement s(
-                           *db_,
+                       Connection::Statement s_handle = db_->Prepare(
                            "SELECT record FROM scoring_profiles WHERE id = ?");
+                       SQLite::Statement& s = *s_handle;
                        s.bind(1, std::string(id));
                        if (!s.executeStep()) return std::nullopt;
                        return BlobOf(s.getColumn(0));
@@ -293,10 +299,11 @@ absl::StatusOr<std::optional<std::string>> KeyAccountStore::GetProfile(
 absl::Status KeyAccountStore::PutProfile(absl::string_view id,
                                          const std::string& record) {
   return CatchSqlite("storing the scoring profile", [&]() -> absl::Status {
-    SQLite::Statement s(*db_,
-                        "INSERT INTO scoring_profiles(id, record) VALUES (?, "
-                        "?) ON CONFLICT(id) DO UPDATE SET record = "
-                        "excluded.record");
+    Connection::Statement s_handle = db_->Prepare(
+        "INSERT INTO scoring_profiles(id, record) VALUES (?, "
+        "?) ON CONFLICT(id) DO UPDATE SET record = "
+        "excluded.record");
+    SQLite::Statement& s = *s_handle;
     s.bind(1, std::string(id));
     s.bind(2, record.data(), static_cast<int>(record.size()));
     s.exec();
@@ -321,9 +328,9 @@ absl::StatusOr<std::string> KeyAccountStore::CreateProfile(
             if (stored) return *stored;
           }
         }
-        SQLite::Statement insert(
-            *db_,
+        Connection::Statement insert_handle = db_->Prepare(
             "INSERT OR IGNORE INTO scoring_profiles(id, record) VALUES (?, ?)");
+        SQLite::Statement& insert = *insert_handle;
         insert.bind(1, std::string(id));
         insert.bind(2, record.data(), static_cast<int>(record.size()));
         if (insert.exec() == 0) {
@@ -347,11 +354,11 @@ KeyAccountStore::ListProfiles(absl::string_view after_id, int limit) {
       [&]()
           -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {
         // "default" sorts first: key (id != 'default', id).
-        SQLite::Statement s(
-            *db_,
+        Connection::Statement s_handle = db_->Prepare(
             "SELECT id, record FROM scoring_profiles WHERE (id != 'default', "
             "id) > (?1 != 'default', ?1) OR ?1 = '' ORDER BY id != "
             "'default', id LIMIT ?2");
+        SQLite::Statement& s = *s_handle;
         s.bind(1, std::string(after_id));
         s.bind(2, limit);
         std::vector<std::pair<std::string, std::string>> out;
@@ -364,7 +371,9 @@ KeyAccountStore::ListProfiles(absl::string_view after_id, int limit) {
 
 absl::Status KeyAccountStore::DeleteProfile(absl::string_view id) {
   return CatchSqlite("deleting the scoring profile", [&]() -> absl::Status {
-    SQLite::Statement s(*db_, "DELETE FROM scoring_profiles WHERE id = ?");
+    Connection::Statement s_handle =
+        db_->Prepare("DELETE FROM scoring_profiles WHERE id = ?");
+    SQLite::Statement& s = *s_handle;
     s.bind(1, std::string(id));
     if (s.exec() == 0) return NotFoundFor("scoring profile", id);
     return absl::OkStatus();
@@ -378,15 +387,18 @@ absl::StatusOr<std::vector<AccountAssessment>> KeyAccountStore::SetAssessments(
       "storing assessments",
       [&]() -> absl::StatusOr<std::vector<AccountAssessment>> {
         SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement exists(*db_, "SELECT 1 FROM customers WHERE id = ?");
-        SQLite::Statement current(
-            *db_, absl::StrCat("SELECT ", kAssessmentColumns,
-                               " FROM account_assessments WHERE "
-                               "customer_id = ?"));
-        SQLite::Statement upsert(
-            *db_,
+        Connection::Statement exists_handle =
+            db_->Prepare("SELECT 1 FROM customers WHERE id = ?");
+        SQLite::Statement& exists = *exists_handle;
+        Connection::Statement current_handle =
+            db_->Prepare(absl::StrCat("SELECT ", kAssessmentColumns,
+                                      " FROM account_assessments WHERE "
+                                      "customer_id = ?"));
+        SQLite::Statement& current = *current_handle;
+        Connection::Statement upsert_handle = db_->Prepare(
             absl::StrCat("INSERT OR REPLACE INTO account_assessments(",
                          kAssessmentColumns, ") VALUES (?, ?, ?, ?, ?, ?, ?)"));
+        SQLite::Statement& upsert = *upsert_handle;
         auto named = [&](absl::string_view f) {
           return fields == nullptr ||
                  std::find(fields->begin(), fields->end(), f) != fields->end();
@@ -434,19 +446,20 @@ absl::StatusOr<std::vector<AccountAssessment>> KeyAccountStore::SetAssessments(
 
 absl::StatusOr<std::vector<AccountAssessment>> KeyAccountStore::ListAssessments(
     absl::string_view after_id, int limit) {
-  return CatchSqlite(
-      "listing assessments",
-      [&]() -> absl::StatusOr<std::vector<AccountAssessment>> {
-        SQLite::Statement s(
-            *db_, absl::StrCat("SELECT ", kAssessmentColumns,
+  return CatchSqlite("listing assessments",
+                     [&]() -> absl::StatusOr<std::vector<AccountAssessment>> {
+                       Connection::Statement s_handle =
+                           db_->Prepare(absl::StrCat(
+                               "SELECT ", kAssessmentColumns,
                                " FROM account_assessments WHERE customer_id "
                                "> ? ORDER BY customer_id LIMIT ?"));
-        s.bind(1, std::string(after_id));
-        s.bind(2, limit);
-        std::vector<AccountAssessment> out;
-        while (s.executeStep()) out.push_back(ReadAssessment(s));
-        return out;
-      });
+                       SQLite::Statement& s = *s_handle;
+                       s.bind(1, std::string(after_id));
+                       s.bind(2, limit);
+                       std::vector<AccountAssessment> out;
+                       while (s.executeStep()) out.push_back(ReadAssessment(s));
+                       return out;
+                     });
 }
 
 absl::StatusOr<absl::flat_hash_map<std::string, AccountAssessment>>
@@ -469,9 +482,10 @@ absl::Status KeyAccountStore::SaveScoringRun(
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     run.seq = NextSeq(*db_, "scoring_runs");
     run.id = absl::StrFormat("sr-%06d", run.seq);
-    SQLite::Statement insert(
-        *db_, absl::StrCat("INSERT INTO scoring_runs(", kRunColumns,
-                           ") VALUES (?, ?, ?, ?, ?, ?)"));
+    Connection::Statement insert_handle =
+        db_->Prepare(absl::StrCat("INSERT INTO scoring_runs(", kRunColumns,
+                                  ") VALUES (?, ?, ?, ?, ?, ?)"));
+    SQLite::Statement& insert = *insert_handle;
     insert.bind(1, run.id);
     insert.bind(2, static_cast<int64_t>(run.seq));
     insert.bind(3, run.profile_id);
@@ -479,9 +493,10 @@ absl::Status KeyAccountStore::SaveScoringRun(
     insert.bind(5, static_cast<int64_t>(run.time_us));
     insert.bind(6, run.record.data(), static_cast<int>(run.record.size()));
     insert.exec();
-    SQLite::Statement score(
-        *db_, absl::StrCat("INSERT INTO account_scores(", kScoreColumns,
-                           ") VALUES (?, ?, ?, ?, ?, ?)"));
+    Connection::Statement score_handle =
+        db_->Prepare(absl::StrCat("INSERT INTO account_scores(", kScoreColumns,
+                                  ") VALUES (?, ?, ?, ?, ?, ?)"));
+    SQLite::Statement& score = *score_handle;
     for (const StoredScore& s : scores) {
       score.bind(1, run.id);
       score.bind(2, s.customer_id);
@@ -504,9 +519,9 @@ absl::StatusOr<StoredItem> KeyAccountStore::GetScoringRun(
     absl::string_view id) {
   return CatchSqlite(
       "reading the scoring run", [&]() -> absl::StatusOr<StoredItem> {
-        SQLite::Statement s(*db_,
-                            absl::StrCat("SELECT ", kRunColumns,
-                                         " FROM scoring_runs WHERE id = ?"));
+        Connection::Statement s_handle = db_->Prepare(absl::StrCat(
+            "SELECT ", kRunColumns, " FROM scoring_runs WHERE id = ?"));
+        SQLite::Statement& s = *s_handle;
         s.bind(1, std::string(id));
         if (!s.executeStep()) return NotFoundFor("scoring run", id);
         return ReadRun(s);
@@ -516,9 +531,10 @@ absl::StatusOr<StoredItem> KeyAccountStore::GetScoringRun(
 absl::StatusOr<StoredItem> KeyAccountStore::NewestScoringRun() {
   return CatchSqlite(
       "reading the scoring run", [&]() -> absl::StatusOr<StoredItem> {
-        SQLite::Statement s(
-            *db_, absl::StrCat("SELECT ", kRunColumns,
-                               " FROM scoring_runs ORDER BY seq DESC LIMIT 1"));
+        Connection::Statement s_handle = db_->Prepare(
+            absl::StrCat("SELECT ", kRunColumns,
+                         " FROM scoring_runs ORDER BY seq DESC LIMIT 1"));
+        SQLite::Statement& s = *s_handle;
         if (!s.executeStep()) {
           return WithReason(
               absl::NotFoundError(
@@ -534,11 +550,12 @@ absl::StatusOr<std::vector<StoredItem>> KeyAccountStore::ListScoringRuns(
     absl::string_view profile_id, int64_t before_seq, int limit) {
   return CatchSqlite(
       "listing scoring runs", [&]() -> absl::StatusOr<std::vector<StoredItem>> {
-        SQLite::Statement s(
-            *db_, absl::StrCat("SELECT ", kRunColumns,
-                               " FROM scoring_runs WHERE seq < ?1 AND (?2 = "
-                               "'' OR profile_id = ?2) ORDER BY seq DESC "
-                               "LIMIT ?3"));
+        Connection::Statement s_handle = db_->Prepare(
+            absl::StrCat("SELECT ", kRunColumns,
+                         " FROM scoring_runs WHERE seq < ?1 AND (?2 = "
+                         "'' OR profile_id = ?2) ORDER BY seq DESC "
+                         "LIMIT ?3"));
+        SQLite::Statement& s = *s_handle;
         s.bind(1,
                static_cast<int64_t>(before_seq > 0 ? before_seq : INT64_MAX));
         s.bind(2, std::string(profile_id));
@@ -552,10 +569,11 @@ absl::StatusOr<std::vector<StoredItem>> KeyAccountStore::ListScoringRuns(
 absl::StatusOr<StoredScore> KeyAccountStore::GetScore(
     absl::string_view run_id, absl::string_view customer_id) {
   return CatchSqlite("reading the score", [&]() -> absl::StatusOr<StoredScore> {
-    SQLite::Statement s(
-        *db_, absl::StrCat("SELECT ", kScoreColumns,
-                           " FROM account_scores WHERE run_id = ? AND "
-                           "customer_id = ?"));
+    Connection::Statement s_handle =
+        db_->Prepare(absl::StrCat("SELECT ", kScoreColumns,
+                                  " FROM account_scores WHERE run_id = ? AND "
+                                  "customer_id = ?"));
+    SQLite::Statement& s = *s_handle;
     s.bind(1, std::string(run_id));
     s.bind(2, std::string(customer_id));
     if (!s.executeStep()) {
@@ -578,17 +596,17 @@ KeyAccountStore::TopScores(absl::string_view run_id, std::span<const int> tiers,
         if (!tiers.empty()) {
           absl::StrAppend(&where, " AND tier IN (", KindList(tiers), ")");
         }
-        SQLite::Statement count(
-            *db_,
+        Connection::Statement count_handle = db_->Prepare(
             absl::StrCat("SELECT count(*) FROM account_scores WHERE ", where));
+        SQLite::Statement& count = *count_handle;
         count.bind(1, std::string(run_id));
         count.executeStep();
         const int64_t total = count.getColumn(0).getInt64();
-        SQLite::Statement s(
-            *db_, absl::StrCat("SELECT ", kScoreColumns,
-                               " FROM account_scores WHERE ", where,
-                               " ORDER BY rank, customer_id LIMIT ?2 OFFSET "
-                               "?3"));
+        Connection::Statement s_handle = db_->Prepare(absl::StrCat(
+            "SELECT ", kScoreColumns, " FROM account_scores WHERE ", where,
+            " ORDER BY rank, customer_id LIMIT ?2 OFFSET "
+            "?3"));
+        SQLite::Statement& s = *s_handle;
         s.bind(1, std::string(run_id));
         s.bind(2, limit);
         s.bind(3, static_cast<int64_t>(offset));
@@ -600,17 +618,19 @@ KeyAccountStore::TopScores(absl::string_view run_id, std::span<const int> tiers,
 
 absl::StatusOr<std::vector<StoredScore>> KeyAccountStore::RunScores(
     absl::string_view run_id) {
-  return CatchSqlite(
-      "reading scores", [&]() -> absl::StatusOr<std::vector<StoredScore>> {
-        SQLite::Statement s(*db_,
-                            "SELECT run_id, customer_id, score, tier, rank "
-                            "FROM account_scores WHERE run_id = ? ORDER BY "
-                            "customer_id");
-        s.bind(1, std::string(run_id));
-        std::vector<StoredScore> out;
-        while (s.executeStep()) out.push_back(ReadScore(s, false));
-        return out;
-      });
+  return CatchSqlite("reading scores",
+                     [&]() -> absl::StatusOr<std::vector<StoredScore>> {
+                       Connection::Statement s_handle = db_->Prepare(
+                           "SELECT run_id, customer_id, score, tier, rank "
+                           "FROM account_scores WHERE run_id = ? ORDER BY "
+                           "customer_id");
+                       SQLite::Statement& s = *s_handle;
+                       s.bind(1, std::string(run_id));
+                       std::vector<StoredScore> out;
+                       while (s.executeStep())
+                         out.push_back(ReadScore(s, false));
+                       return out;
+                     });
 }
 
 absl::StatusOr<std::vector<std::pair<StoredItem, StoredScore>>>
@@ -620,13 +640,13 @@ KeyAccountStore::ScoreHistory(absl::string_view customer_id,
   return CatchSqlite(
       "reading score history",
       [&]() -> absl::StatusOr<std::vector<std::pair<StoredItem, StoredScore>>> {
-        SQLite::Statement s(
-            *db_,
+        Connection::Statement s_handle = db_->Prepare(
             "SELECT r.id, r.seq, r.profile_id, r.as_of_day, r.create_time_us, "
             "r.record, a.run_id, a.customer_id, a.score, a.tier, a.rank, "
             "a.detail FROM account_scores a JOIN scoring_runs r ON r.id = "
             "a.run_id WHERE a.customer_id = ?1 AND (?2 = '' OR r.profile_id "
             "= ?2) ORDER BY r.as_of_day DESC, r.seq DESC LIMIT ?3 OFFSET ?4");
+        SQLite::Statement& s = *s_handle;
         s.bind(1, std::string(customer_id));
         s.bind(2, std::string(profile_id));
         s.bind(3, limit);

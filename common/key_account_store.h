@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/sqlite_util.h"
 
 namespace custra {
 
@@ -82,7 +83,7 @@ struct StoredScore {
 // stated otherwise.
 class KeyAccountStore {
  public:
-  explicit KeyAccountStore(SQLite::Database* db) : db_(db) {}
+  explicit KeyAccountStore(Connection* db) : db_(db) {}
 
   // Customers with at least one rollup day <= until_day (every customer
   // when `all_customers`), of the given kinds (empty: all), with their days
@@ -176,7 +177,7 @@ class KeyAccountStore {
       int64_t offset, int limit);
 
  private:
-  SQLite::Database* db_;
+  Connection* db_;
 };
 
 }  // namespace custra

@@ -15,16 +15,16 @@ void BindBlob(SQLite::Statement& s, int index, const std::string& blob) {
 }
 
 // Records of a (id, customer_id, record) table.
-absl::StatusOr<OpportunityRecord> GetRecord(SQLite::Database& db,
-                                            const char* table,
+absl::StatusOr<OpportunityRecord> GetRecord(Connection& db, const char* table,
                                             absl::string_view what,
                                             absl::string_view id) {
   return CatchSqlite(absl::StrCat("reading ", what),
                      [&]() -> absl::StatusOr<OpportunityRecord> {
-                       SQLite::Statement s(
-                           db, absl::StrCat("SELECT id, customer_id, record "
-                                            "FROM ",
-                                            table, " WHERE id = ?"));
+                       Connection::Statement s_handle = db.Prepare(
+                           absl::StrCat("SELECT id, customer_id, record "
+                                        "FROM ",
+                                        table, " WHERE id = ?"));
+                       SQLite::Statement& s = *s_handle;
                        s.bind(1, std::string(id));
                        if (!s.executeStep()) return NotFoundFor(what, id);
                        return OpportunityRecord{s.getColumn(0).getString(),
@@ -33,14 +33,14 @@ absl::StatusOr<OpportunityRecord> GetRecord(SQLite::Database& db,
                      });
 }
 
-absl::StatusOr<std::vector<OpportunityRecord>> AllRecords(SQLite::Database& db,
+absl::StatusOr<std::vector<OpportunityRecord>> AllRecords(Connection& db,
                                                           const char* table) {
   return CatchSqlite(
       absl::StrCat("reading ", table),
       [&]() -> absl::StatusOr<std::vector<OpportunityRecord>> {
-        SQLite::Statement s(
-            db, absl::StrCat("SELECT id, customer_id, record FROM ", table,
-                             " ORDER BY id"));
+        Connection::Statement s_handle = db.Prepare(absl::StrCat(
+            "SELECT id, customer_id, record FROM ", table, " ORDER BY id"));
+        SQLite::Statement& s = *s_handle;
         std::vector<OpportunityRecord> out;
         while (s.executeStep()) {
           out.push_back({s.getColumn(0).getString(), s.getColumn(1).getString(),
@@ -50,12 +50,14 @@ absl::StatusOr<std::vector<OpportunityRecord>> AllRecords(SQLite::Database& db,
       });
 }
 
-absl::Status InsertRecord(SQLite::Database& db, const char* table,
+absl::Status InsertRecord(Connection& db, const char* table,
                           absl::string_view what, const OpportunityRecord& r) {
   return CatchSqlite(absl::StrCat("storing ", what), [&]() -> absl::Status {
-    SQLite::Statement s(db, absl::StrCat("INSERT OR IGNORE INTO ", table,
-                                         "(id, customer_id, record) VALUES "
-                                         "(?, ?, ?)"));
+    Connection::Statement s_handle =
+        db.Prepare(absl::StrCat("INSERT OR IGNORE INTO ", table,
+                                "(id, customer_id, record) VALUES "
+                                "(?, ?, ?)"));
+    SQLite::Statement& s = *s_handle;
     s.bind(1, r.id);
     s.bind(2, r.customer_id);
     BindBlob(s, 3, r.record);
@@ -68,12 +70,13 @@ absl::Status InsertRecord(SQLite::Database& db, const char* table,
   });
 }
 
-absl::Status UpdateRecord(SQLite::Database& db, const char* table,
+absl::Status UpdateRecord(Connection& db, const char* table,
                           absl::string_view what, absl::string_view id,
                           const std::string& record) {
   return CatchSqlite(absl::StrCat("storing ", what), [&]() -> absl::Status {
-    SQLite::Statement s(
-        db, absl::StrCat("UPDATE ", table, " SET record = ? WHERE id = ?"));
+    Connection::Statement s_handle = db.Prepare(
+        absl::StrCat("UPDATE ", table, " SET record = ? WHERE id = ?"));
+    SQLite::Statement& s = *s_handle;
     BindBlob(s, 1, record);
     s.bind(2, std::string(id));
     if (s.exec() == 0) return NotFoundFor(what, id);
@@ -106,17 +109,19 @@ absl::Status OpportunityStore::InTransaction(
 absl::StatusOr<std::string> OpportunityStore::GetRemovedStages() {
   return CatchSqlite(
       "reading the pipeline", [&]() -> absl::StatusOr<std::string> {
-        SQLite::Statement s(
-            *db_, "SELECT value FROM tenant_meta WHERE key = 'removed_stages'");
+        Connection::Statement s_handle = db_->Prepare(
+            "SELECT value FROM tenant_meta WHERE key = 'removed_stages'");
+        SQLite::Statement& s = *s_handle;
         return s.executeStep() ? s.getColumn(0).getString() : "";
       });
 }
 
 absl::Status OpportunityStore::PutRemovedStages(const std::string& encoded) {
   return CatchSqlite("storing the pipeline", [&]() -> absl::Status {
-    SQLite::Statement s(*db_,
-                        "INSERT OR REPLACE INTO tenant_meta(key, value) "
-                        "VALUES ('removed_stages', ?)");
+    Connection::Statement s_handle = db_->Prepare(
+        "INSERT OR REPLACE INTO tenant_meta(key, value) "
+        "VALUES ('removed_stages', ?)");
+    SQLite::Statement& s = *s_handle;
     s.bind(1, encoded);
     s.exec();
     return absl::OkStatus();
@@ -126,7 +131,9 @@ absl::Status OpportunityStore::PutRemovedStages(const std::string& encoded) {
 absl::StatusOr<std::optional<std::string>> OpportunityStore::GetPipeline() {
   return CatchSqlite("reading the pipeline",
                      [&]() -> absl::StatusOr<std::optional<std::string>> {
-                       SQLite::Statement s(*db_, "SELECT record FROM pipeline");
+                       Connection::Statement s_handle =
+                           db_->Prepare("SELECT record FROM pipeline");
+                       SQLite::Statement& s = *s_handle;
                        if (!s.executeStep()) return std::nullopt;
                        return BlobOf(s.getColumn(0));
                      });
@@ -134,9 +141,10 @@ absl::StatusOr<std::optional<std::string>> OpportunityStore::GetPipeline() {
 
 absl::Status OpportunityStore::PutPipeline(const std::string& record) {
   return CatchSqlite("storing the pipeline", [&]() -> absl::Status {
-    SQLite::Statement s(*db_,
-                        "INSERT OR REPLACE INTO pipeline(id, record) VALUES "
-                        "(1, ?)");
+    Connection::Statement s_handle = db_->Prepare(
+        "INSERT OR REPLACE INTO pipeline(id, record) VALUES "
+        "(1, ?)");
+    SQLite::Statement& s = *s_handle;
     BindBlob(s, 1, record);
     s.exec();
     return absl::OkStatus();
@@ -146,7 +154,9 @@ absl::Status OpportunityStore::PutPipeline(const std::string& record) {
 absl::StatusOr<bool> OpportunityStore::CustomerExists(
     absl::string_view customer_id) {
   return CatchSqlite("reading customers", [&]() -> absl::StatusOr<bool> {
-    SQLite::Statement s(*db_, "SELECT 1 FROM customers WHERE id = ?");
+    Connection::Statement s_handle =
+        db_->Prepare("SELECT 1 FROM customers WHERE id = ?");
+    SQLite::Statement& s = *s_handle;
     s.bind(1, std::string(customer_id));
     return s.executeStep();
   });
@@ -178,11 +188,11 @@ absl::StatusOr<std::string> OpportunityStore::NextId(absl::string_view table,
     // The counter lives in tenant_meta so that ids are never reused,
     // even after deletes.
     const std::string key = absl::StrCat("next_", table);
-    SQLite::Statement next(
-        *db_,
+    Connection::Statement next_handle = db_->Prepare(
         "INSERT INTO tenant_meta(key, value) VALUES (?1, '2') ON "
         "CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 "
         "RETURNING CAST(value AS INTEGER) - 1");
+    SQLite::Statement& next = *next_handle;
     next.bind(1, key);
     next.executeStep();
     const int64_t n = next.getColumn(0).getInt64();
@@ -211,11 +221,14 @@ OpportunityStore::AllOpportunities() {
 
 absl::Status OpportunityStore::DeleteOpportunity(absl::string_view id) {
   return CatchSqlite("deleting the opportunity", [&]() -> absl::Status {
-    SQLite::Statement s(*db_, "DELETE FROM opportunities WHERE id = ?");
+    Connection::Statement s_handle =
+        db_->Prepare("DELETE FROM opportunities WHERE id = ?");
+    SQLite::Statement& s = *s_handle;
     s.bind(1, std::string(id));
     if (s.exec() == 0) return NotFoundFor("opportunity", id);
-    SQLite::Statement history(
-        *db_, "DELETE FROM stage_changes WHERE opportunity_id = ?");
+    Connection::Statement history_handle =
+        db_->Prepare("DELETE FROM stage_changes WHERE opportunity_id = ?");
+    SQLite::Statement& history = *history_handle;
     history.bind(1, std::string(id));
     history.exec();
     return absl::OkStatus();
@@ -225,28 +238,29 @@ absl::Status OpportunityStore::DeleteOpportunity(absl::string_view id) {
 absl::StatusOr<int64_t> OpportunityStore::AppendStageChange(
     absl::string_view opportunity_id, int64_t time_us,
     const std::string& record) {
-  return CatchSqlite(
-      "recording the stage change", [&]() -> absl::StatusOr<int64_t> {
-        SQLite::Statement s(*db_,
-                            "INSERT INTO stage_changes(opportunity_id, "
-                            "change_time_us, record) VALUES (?, ?, ?)");
-        s.bind(1, std::string(opportunity_id));
-        s.bind(2, static_cast<int64_t>(time_us));
-        BindBlob(s, 3, record);
-        s.exec();
-        return db_->getLastInsertRowid();
-      });
+  return CatchSqlite("recording the stage change",
+                     [&]() -> absl::StatusOr<int64_t> {
+                       Connection::Statement s_handle = db_->Prepare(
+                           "INSERT INTO stage_changes(opportunity_id, "
+                           "change_time_us, record) VALUES (?, ?, ?)");
+                       SQLite::Statement& s = *s_handle;
+                       s.bind(1, std::string(opportunity_id));
+                       s.bind(2, static_cast<int64_t>(time_us));
+                       BindBlob(s, 3, record);
+                       s.exec();
+                       return db_->getLastInsertRowid();
+                     });
 }
 
 absl::StatusOr<std::vector<LogRecord>> OpportunityStore::StageChanges(
     absl::string_view opportunity_id, int64_t after_seq, int limit) {
   return CatchSqlite(
       "reading stage changes", [&]() -> absl::StatusOr<std::vector<LogRecord>> {
-        SQLite::Statement s(
-            *db_,
+        Connection::Statement s_handle = db_->Prepare(
             "SELECT seq, opportunity_id, opportunity_id, change_time_us, "
             "record FROM stage_changes WHERE opportunity_id = ? AND seq > ? "
             "ORDER BY seq LIMIT ?");
+        SQLite::Statement& s = *s_handle;
         s.bind(1, std::string(opportunity_id));
         s.bind(2, static_cast<int64_t>(after_seq));
         s.bind(3, limit);
@@ -259,10 +273,10 @@ absl::StatusOr<std::vector<LogRecord>> OpportunityStore::StageChanges(
 absl::StatusOr<std::vector<LogRecord>> OpportunityStore::AllStageChanges() {
   return CatchSqlite(
       "reading stage changes", [&]() -> absl::StatusOr<std::vector<LogRecord>> {
-        SQLite::Statement s(
-            *db_,
+        Connection::Statement s_handle = db_->Prepare(
             "SELECT seq, opportunity_id, opportunity_id, change_time_us, "
             "record FROM stage_changes ORDER BY opportunity_id, seq");
+        SQLite::Statement& s = *s_handle;
         std::vector<LogRecord> out;
         while (s.executeStep()) out.push_back(ReadLog(s));
         return out;
@@ -289,7 +303,9 @@ absl::StatusOr<std::vector<OpportunityRecord>> OpportunityStore::AllContacts() {
 
 absl::Status OpportunityStore::DeleteContact(absl::string_view id) {
   return CatchSqlite("deleting the contact", [&]() -> absl::Status {
-    SQLite::Statement s(*db_, "DELETE FROM contacts WHERE id = ?");
+    Connection::Statement s_handle =
+        db_->Prepare("DELETE FROM contacts WHERE id = ?");
+    SQLite::Statement& s = *s_handle;
     s.bind(1, std::string(id));
     if (s.exec() == 0) return NotFoundFor("contact", id);
     return absl::OkStatus();
@@ -300,9 +316,10 @@ absl::StatusOr<std::optional<std::string>> OpportunityStore::GetTrust(
     absl::string_view customer_id) {
   return CatchSqlite("reading the trust level",
                      [&]() -> absl::StatusOr<std::optional<std::string>> {
-                       SQLite::Statement s(*db_,
-                                           "SELECT record FROM account_trust "
-                                           "WHERE customer_id = ?");
+                       Connection::Statement s_handle = db_->Prepare(
+                           "SELECT record FROM account_trust "
+                           "WHERE customer_id = ?");
+                       SQLite::Statement& s = *s_handle;
                        s.bind(1, std::string(customer_id));
                        if (!s.executeStep()) return std::nullopt;
                        return BlobOf(s.getColumn(0));
@@ -312,9 +329,10 @@ absl::StatusOr<std::optional<std::string>> OpportunityStore::GetTrust(
 absl::Status OpportunityStore::PutTrust(absl::string_view customer_id,
                                         const std::string& record) {
   return CatchSqlite("storing the trust level", [&]() -> absl::Status {
-    SQLite::Statement s(*db_,
-                        "INSERT OR REPLACE INTO account_trust(customer_id, "
-                        "record) VALUES (?, ?)");
+    Connection::Statement s_handle = db_->Prepare(
+        "INSERT OR REPLACE INTO account_trust(customer_id, "
+        "record) VALUES (?, ?)");
+    SQLite::Statement& s = *s_handle;
     s.bind(1, std::string(customer_id));
     BindBlob(s, 2, record);
     s.exec();
@@ -325,41 +343,44 @@ absl::Status OpportunityStore::PutTrust(absl::string_view customer_id,
 absl::StatusOr<int64_t> OpportunityStore::AppendActivity(
     absl::string_view customer_id, absl::string_view opportunity_id,
     int64_t time_us, const std::string& record) {
-  return CatchSqlite(
-      "recording the activity", [&]() -> absl::StatusOr<int64_t> {
-        SQLite::Statement s(*db_,
-                            "INSERT INTO sales_activities(customer_id, "
-                            "opportunity_id, occur_time_us, record) VALUES "
-                            "(?, ?, ?, ?)");
-        s.bind(1, std::string(customer_id));
-        s.bind(2, std::string(opportunity_id));
-        s.bind(3, static_cast<int64_t>(time_us));
-        BindBlob(s, 4, record);
-        s.exec();
-        return db_->getLastInsertRowid();
-      });
+  return CatchSqlite("recording the activity",
+                     [&]() -> absl::StatusOr<int64_t> {
+                       Connection::Statement s_handle = db_->Prepare(
+                           "INSERT INTO sales_activities(customer_id, "
+                           "opportunity_id, occur_time_us, record) VALUES "
+                           "(?, ?, ?, ?)");
+                       SQLite::Statement& s = *s_handle;
+                       s.bind(1, std::string(customer_id));
+                       s.bind(2, std::string(opportunity_id));
+                       s.bind(3, static_cast<int64_t>(time_us));
+                       BindBlob(s, 4, record);
+                       s.exec();
+                       return db_->getLastInsertRowid();
+                     });
 }
 
 absl::StatusOr<LogRecord> OpportunityStore::GetActivity(int64_t seq) {
-  return CatchSqlite(
-      "reading the activity", [&]() -> absl::StatusOr<LogRecord> {
-        SQLite::Statement s(*db_,
-                            "SELECT seq, customer_id, opportunity_id, "
-                            "occur_time_us, record FROM sales_activities "
-                            "WHERE seq = ?");
-        s.bind(1, static_cast<int64_t>(seq));
-        if (!s.executeStep()) {
-          return NotFoundFor("activity", absl::StrCat(seq));
-        }
-        return ReadLog(s);
-      });
+  return CatchSqlite("reading the activity",
+                     [&]() -> absl::StatusOr<LogRecord> {
+                       Connection::Statement s_handle = db_->Prepare(
+                           "SELECT seq, customer_id, opportunity_id, "
+                           "occur_time_us, record FROM sales_activities "
+                           "WHERE seq = ?");
+                       SQLite::Statement& s = *s_handle;
+                       s.bind(1, static_cast<int64_t>(seq));
+                       if (!s.executeStep()) {
+                         return NotFoundFor("activity", absl::StrCat(seq));
+                       }
+                       return ReadLog(s);
+                     });
 }
 
 absl::Status OpportunityStore::UpdateActivity(int64_t seq,
                                               const std::string& record) {
   return CatchSqlite("storing the activity", [&]() -> absl::Status {
-    SQLite::Statement s(*db_,
-                        "UPDATE sales_activities SET record = ? WHERE seq = ?");
+    Connection::Statement s_handle =
+        db_->Prepare("UPDATE sales_activities SET record = ? WHERE seq = ?");
+    SQLite::Statement& s = *s_handle;
     BindBlob(s, 1, record);
     s.bind(2, static_cast<int64_t>(seq));
     if (s.exec() == 0) return NotFoundFor("activity", absl::StrCat(seq));
@@ -368,22 +389,24 @@ absl::Status OpportunityStore::UpdateActivity(int64_t seq,
 }
 
 absl::StatusOr<std::vector<LogRecord>> OpportunityStore::AllActivities() {
-  return CatchSqlite(
-      "reading activities", [&]() -> absl::StatusOr<std::vector<LogRecord>> {
-        SQLite::Statement s(*db_,
-                            "SELECT seq, customer_id, opportunity_id, "
-                            "occur_time_us, record FROM sales_activities "
-                            "ORDER BY occur_time_us DESC, seq DESC");
-        std::vector<LogRecord> out;
-        while (s.executeStep()) out.push_back(ReadLog(s));
-        return out;
-      });
+  return CatchSqlite("reading activities",
+                     [&]() -> absl::StatusOr<std::vector<LogRecord>> {
+                       Connection::Statement s_handle = db_->Prepare(
+                           "SELECT seq, customer_id, opportunity_id, "
+                           "occur_time_us, record FROM sales_activities "
+                           "ORDER BY occur_time_us DESC, seq DESC");
+                       SQLite::Statement& s = *s_handle;
+                       std::vector<LogRecord> out;
+                       while (s.executeStep()) out.push_back(ReadLog(s));
+                       return out;
+                     });
 }
 
-void EraseCustomerOpportunityData(SQLite::Database& db,
+void EraseCustomerOpportunityData(Connection& db,
                                   absl::string_view customer_id) {
   auto erase = [&](const char* sql) {
-    SQLite::Statement s(db, sql);
+    Connection::Statement s_handle = db.Prepare(sql);
+    SQLite::Statement& s = *s_handle;
     s.bind(1, std::string(customer_id));
     s.exec();
   };

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/sqlite_util.h"
 
 namespace custra {
 
@@ -45,7 +46,7 @@ struct LogRecord {
 // SQLite unless stated otherwise.
 class OpportunityStore {
  public:
-  explicit OpportunityStore(SQLite::Database* db) : db_(db) {}
+  explicit OpportunityStore(Connection* db) : db_(db) {}
 
   // Runs `writes` (calls on this store) in one transaction: committed when
   // it returns OK, rolled back otherwise.
@@ -127,13 +128,13 @@ class OpportunityStore {
   absl::StatusOr<std::vector<LogRecord>> AllActivities();
 
  private:
-  SQLite::Database* db_;
+  Connection* db_;
 };
 
 // Erases a customer's opportunities (with their history), contacts, trust
 // and activities; part of IngestionStore::DeleteCustomer's transaction.
 // Throws SQLite::Exception on errors.
-void EraseCustomerOpportunityData(SQLite::Database& db,
+void EraseCustomerOpportunityData(Connection& db,
                                   absl::string_view customer_id);
 
 }  // namespace custra

@@ -6,11 +6,12 @@
 namespace custra {
 
 absl::StatusOr<std::optional<std::string>> LoadRequest(
-    SQLite::Database& db, absl::string_view kind, absl::string_view request_id,
+    Connection& db, absl::string_view kind, absl::string_view request_id,
     absl::string_view fingerprint) {
-  SQLite::Statement select(db,
-                           "SELECT fingerprint, result FROM ingest_requests "
-                           "WHERE kind = ? AND request_id = ?");
+  Connection::Statement select_handle = db.Prepare(
+      "SELECT fingerprint, result FROM ingest_requests "
+      "WHERE kind = ? AND request_id = ?");
+  SQLite::Statement& select = *select_handle;
   select.bind(1, std::string(kind));
   select.bind(2, std::string(request_id));
   if (!select.executeStep()) return std::nullopt;
@@ -27,13 +28,14 @@ absl::StatusOr<std::optional<std::string>> LoadRequest(
   return std::make_optional(select.getColumn(1).getString());
 }
 
-void SaveRequest(SQLite::Database& db, absl::string_view kind,
+void SaveRequest(Connection& db, absl::string_view kind,
                  absl::string_view request_id, absl::string_view fingerprint,
                  const std::string& result, absl::Time now) {
-  SQLite::Statement insert(db,
-                           "INSERT OR REPLACE INTO ingest_requests(kind, "
-                           "request_id, fingerprint, result, create_time_us) "
-                           "VALUES (?, ?, ?, ?, ?)");
+  Connection::Statement insert_handle = db.Prepare(
+      "INSERT OR REPLACE INTO ingest_requests(kind, "
+      "request_id, fingerprint, result, create_time_us) "
+      "VALUES (?, ?, ?, ?, ?)");
+  SQLite::Statement& insert = *insert_handle;
   insert.bind(1, std::string(kind));
   insert.bind(2, std::string(request_id));
   insert.bind(3, std::string(fingerprint));

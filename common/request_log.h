@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/sqlite_util.h"
 
 namespace custra {
 
@@ -22,11 +23,11 @@ namespace custra {
 // id, FAILED_PRECONDITION when the id was used with another fingerprint.
 // Throws SQLite::Exception on database errors.
 absl::StatusOr<std::optional<std::string>> LoadRequest(
-    SQLite::Database& db, absl::string_view kind, absl::string_view request_id,
+    Connection& db, absl::string_view kind, absl::string_view request_id,
     absl::string_view fingerprint);
 
 // Remembers the result of a request. Throws SQLite::Exception on errors.
-void SaveRequest(SQLite::Database& db, absl::string_view kind,
+void SaveRequest(Connection& db, absl::string_view kind,
                  absl::string_view request_id, absl::string_view fingerprint,
                  const std::string& result, absl::Time now);
 

@@ -90,13 +90,13 @@ int64_t OptionalDay(SQLite::Column column) {
 }
 
 // The ids of `filter`'s customers, sorted.
-std::vector<std::string> MatchingIds(SQLite::Database& db,
+std::vector<std::string> MatchingIds(Connection& db,
                                      const CustomerFilter& filter,
                                      absl::string_view extra_condition = "") {
-  SQLite::Statement select(
-      db, absl::StrCat("SELECT c.id FROM customers c WHERE ",
-                       CustomerFilterCondition(filter), extra_condition,
-                       " ORDER BY c.id"));
+  Connection::Statement select_handle = db.Prepare(absl::StrCat(
+      "SELECT c.id FROM customers c WHERE ", CustomerFilterCondition(filter),
+      extra_condition, " ORDER BY c.id"));
+  SQLite::Statement& select = *select_handle;
   BindCustomerFilter(select, filter);
   std::vector<std::string> ids;
   while (select.executeStep()) ids.push_back(select.getColumn(0).getString());
@@ -190,8 +190,12 @@ SegmentationStore::DataDays() {
       [&]() -> absl::StatusOr<std::optional<std::pair<int64_t, int64_t>>> {
         // Two statements: SQLite answers a lone min() or max() from the
         // primary key's first column without a scan.
-        SQLite::Statement first(*db_, "SELECT min(day) FROM customer_days");
-        SQLite::Statement last(*db_, "SELECT max(day) FROM customer_days");
+        Connection::Statement first_handle =
+            db_->Prepare("SELECT min(day) FROM customer_days");
+        SQLite::Statement& first = *first_handle;
+        Connection::Statement last_handle =
+            db_->Prepare("SELECT max(day) FROM customer_days");
+        SQLite::Statement& last = *last_handle;
         if (!first.executeStep() || first.getColumn(0).isNull() ||
             !last.executeStep()) {
           return std::nullopt;
@@ -215,14 +219,14 @@ SegmentationStore::LoadWindowStats(const CustomerFilter& filter,
         std::vector<CustomerWindowStats> out;
         if (whole_history) {
           // O(customers): the aggregates kept current on ingestion.
-          SQLite::Statement select(
-              *db_,
+          Connection::Statement select_handle = db_->Prepare(
               absl::StrCat("SELECT c.id, c.revenue_micros, "
                            "c.profit_micros, c.order_count, "
                            "c.purchase_day_count, c.last_purchase_us "
                            "FROM customers c WHERE c.order_count > 0 "
                            "AND ",
                            CustomerFilterCondition(filter), " ORDER BY c.id"));
+          SQLite::Statement& select = *select_handle;
           BindCustomerFilter(select, filter);
           while (select.executeStep()) {
             CustomerWindowStats& s = out.emplace_back();
@@ -242,8 +246,7 @@ SegmentationStore::LoadWindowStats(const CustomerFilter& filter,
               " AND d.customer_id IN (SELECT c.id FROM customers c WHERE ",
               CustomerFilterCondition(filter), ")");
         }
-        SQLite::Statement select(
-            *db_,
+        Connection::Statement select_handle = db_->Prepare(
             absl::StrCat("SELECT d.customer_id, sum(d.amount_micros), "
                          "sum(d.profit_micros), sum(d.orders), "
                          "sum(d.purchase_lines > 0), "
@@ -252,6 +255,7 @@ SegmentationStore::LoadWindowStats(const CustomerFilter& filter,
                          condition,
                          " GROUP BY d.customer_id HAVING sum(d.orders) > 0 "
                          "ORDER BY d.customer_id"));
+        SQLite::Statement& select = *select_handle;
         BindCustomerFilter(select, filter);
         select.bind(10, static_cast<int64_t>(
                             window.start_day.value_or(data_days->first)));
@@ -286,10 +290,10 @@ absl::StatusOr<LifecycleData> SegmentationStore::LoadLifecycle(
         const int64_t as_of = window.as_of_day;
         const int64_t latest_from = as_of - period_days;  // exclusive
         const int64_t previous_from = as_of - 2 * int64_t{period_days};
-        SQLite::Statement select(
-            *db_,
+        Connection::Statement select_handle = db_->Prepare(
             "SELECT customer_id, day, amount_micros, profit_micros, "
             "purchase_lines FROM customer_days WHERE day <= ?");
+        SQLite::Statement& select = *select_handle;
         select.bind(1, static_cast<int64_t>(as_of));
         while (select.executeStep()) {
           const auto it = index.find(absl::string_view(
@@ -342,12 +346,12 @@ absl::StatusOr<ManData> SegmentationStore::LoadMan(const CustomerFilter& filter,
         for (int kind : kinds) {
           absl::StrAppend(&kind_list, kind_list.empty() ? "" : ", ", kind);
         }
-        SQLite::Statement select(
-            *db_,
+        Connection::Statement select_handle = db_->Prepare(
             absl::StrCat("SELECT c.id, c.man_money, c.man_authority, "
                          "c.man_need FROM customers c WHERE c.kind IN (",
                          kind_list, ") AND ", CustomerFilterCondition(filter),
                          " ORDER BY c.id"));
+        SQLite::Statement& select = *select_handle;
         BindCustomerFilter(select, filter);
         ManData data;
         std::vector<std::array<int, 3>> levels;
@@ -412,10 +416,10 @@ absl::StatusOr<StructureData> SegmentationStore::LoadStructure(
             break;
         }
         if (column != nullptr) {
-          SQLite::Statement select(
-              *db_,
+          Connection::Statement select_handle = db_->Prepare(
               absl::StrCat("SELECT c.id, ", column, " FROM customers c WHERE ",
                            CustomerFilterCondition(filter), " ORDER BY c.id"));
+          SQLite::Statement& select = *select_handle;
           BindCustomerFilter(select, filter);
           while (select.executeStep()) {
             std::string key = select.getColumn(1).getString();
@@ -428,12 +432,13 @@ absl::StatusOr<StructureData> SegmentationStore::LoadStructure(
             keyed.emplace_back(select.getColumn(0).getString(), std::move(key));
           }
         } else if (dimension == StructureDimensionKind::kTag) {
-          SQLite::Statement select(
-              *db_, absl::StrCat("SELECT t.customer_id, t.tag FROM "
-                                 "customer_tags t JOIN customers c ON c.id = "
-                                 "t.customer_id WHERE ",
-                                 CustomerFilterCondition(filter),
-                                 " ORDER BY t.customer_id, t.tag"));
+          Connection::Statement select_handle = db_->Prepare(
+              absl::StrCat("SELECT t.customer_id, t.tag FROM "
+                           "customer_tags t JOIN customers c ON c.id = "
+                           "t.customer_id WHERE ",
+                           CustomerFilterCondition(filter),
+                           " ORDER BY t.customer_id, t.tag"));
+          SQLite::Statement& select = *select_handle;
           BindCustomerFilter(select, filter);
           while (select.executeStep()) {
             keyed.emplace_back(select.getColumn(0).getString(),
@@ -507,10 +512,10 @@ absl::Status SegmentationStore::SaveRun(const StoredRun& run,
             reason::kAlreadyExists);
       }
     }
-    SQLite::Statement insert(
-        *db_,
+    Connection::Statement insert_handle = db_->Prepare(
         "INSERT INTO segmentation_runs(id, model, create_time_us, run, "
         "members) VALUES (?, ?, ?, ?, ?)");
+    SQLite::Statement& insert = *insert_handle;
     insert.bind(1, run.id);
     insert.bind(2, run.model);
     insert.bind(3, static_cast<int64_t>(run.create_time_us));
@@ -527,9 +532,9 @@ absl::Status SegmentationStore::SaveRun(const StoredRun& run,
 
 absl::StatusOr<StoredRun> SegmentationStore::GetRun(absl::string_view id) {
   return CatchSqlite("reading the run", [&]() -> absl::StatusOr<StoredRun> {
-    SQLite::Statement select(
-        *db_, absl::StrCat("SELECT ", kRunColumns,
-                           " FROM segmentation_runs WHERE id = ?"));
+    Connection::Statement select_handle = db_->Prepare(absl::StrCat(
+        "SELECT ", kRunColumns, " FROM segmentation_runs WHERE id = ?"));
+    SQLite::Statement& select = *select_handle;
     select.bind(1, std::string(id));
     if (!select.executeStep()) {
       return NotFoundFor("run", id);
@@ -543,8 +548,9 @@ absl::StatusOr<std::vector<SegmentMember>> SegmentationStore::LoadMembers(
   return CatchSqlite(
       "reading the run's members",
       [&]() -> absl::StatusOr<std::vector<SegmentMember>> {
-        SQLite::Statement select(
-            *db_, "SELECT members FROM segmentation_runs WHERE id = ?");
+        Connection::Statement select_handle =
+            db_->Prepare("SELECT members FROM segmentation_runs WHERE id = ?");
+        SQLite::Statement& select = *select_handle;
         select.bind(1, std::string(id));
         if (!select.executeStep()) {
           return NotFoundFor("run", id);
@@ -573,11 +579,11 @@ absl::StatusOr<std::vector<StoredRun>> SegmentationStore::ListRuns(
                           " AND (create_time_us < ?2 OR (create_time_us = ?2 "
                           "AND id < ?3))");
         }
-        SQLite::Statement select(
-            *db_, absl::StrCat("SELECT ", kRunColumns,
-                               " FROM segmentation_runs WHERE ", where,
-                               " ORDER BY create_time_us DESC, id DESC "
-                               "LIMIT ?4"));
+        Connection::Statement select_handle = db_->Prepare(absl::StrCat(
+            "SELECT ", kRunColumns, " FROM segmentation_runs WHERE ", where,
+            " ORDER BY create_time_us DESC, id DESC "
+            "LIMIT ?4"));
+        SQLite::Statement& select = *select_handle;
         if (model) select.bind(1, *model);
         if (after) {
           select.bind(2, static_cast<int64_t>(after->create_time_us));
@@ -592,7 +598,9 @@ absl::StatusOr<std::vector<StoredRun>> SegmentationStore::ListRuns(
 
 absl::Status SegmentationStore::DeleteRun(absl::string_view id) {
   return CatchSqlite("deleting the run", [&]() -> absl::Status {
-    SQLite::Statement erase(*db_, "DELETE FROM segmentation_runs WHERE id = ?");
+    Connection::Statement erase_handle =
+        db_->Prepare("DELETE FROM segmentation_runs WHERE id = ?");
+    SQLite::Statement& erase = *erase_handle;
     erase.bind(1, std::string(id));
     if (erase.exec() == 0) {
       return NotFoundFor("run", id);
@@ -608,10 +616,11 @@ SegmentationStore::LatestAssignments(absl::string_view customer_id) {
       [&]()
           -> absl::StatusOr<std::vector<std::pair<StoredRun, SegmentMember>>> {
         std::vector<std::pair<StoredRun, SegmentMember>> out;
-        SQLite::Statement select(
-            *db_, absl::StrCat("SELECT ", kRunColumns,
-                               ", members FROM segmentation_runs ORDER BY "
-                               "model, create_time_us DESC, id DESC"));
+        Connection::Statement select_handle = db_->Prepare(
+            absl::StrCat("SELECT ", kRunColumns,
+                         ", members FROM segmentation_runs ORDER BY "
+                         "model, create_time_us DESC, id DESC"));
+        SQLite::Statement& select = *select_handle;
         int found_model = 0;
         while (select.executeStep()) {
           const int model = select.getColumn(1).getInt();

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/ingestion_store.h"
 #include "common/segmentation_models.h"
+#include "common/sqlite_util.h"
 
 namespace custra {
 
@@ -84,7 +85,7 @@ enum class StructureDimensionKind : int {
 // Errors are INTERNAL / UNAVAILABLE from SQLite unless stated otherwise.
 class SegmentationStore {
  public:
-  explicit SegmentationStore(SQLite::Database* db) : db_(db) {}
+  explicit SegmentationStore(Connection* db) : db_(db) {}
 
   // The tenant's first and last transaction days; nullopt without data.
   absl::StatusOr<std::optional<std::pair<int64_t, int64_t>>> DataDays();
@@ -151,7 +152,7 @@ class SegmentationStore {
   LatestAssignments(absl::string_view customer_id);
 
  private:
-  SQLite::Database* db_;
+  Connection* db_;
 };
 
 }  // namespace custra

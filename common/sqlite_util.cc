@@ -25,7 +25,51 @@ void ConfigureSqliteOnce() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenSqlite(
+Connection::~Connection() = default;
+
+Connection::Statement::Statement(SQLite::Statement* statement, bool* in_use,
+                                 std::unique_ptr<SQLite::Statement> owned)
+    : statement_(statement), in_use_(in_use), owned_(std::move(owned)) {}
+
+Connection::Statement::Statement(Statement&& other) noexcept
+    : statement_(other.statement_),
+      in_use_(other.in_use_),
+      owned_(std::move(other.owned_)) {
+  other.statement_ = nullptr;
+  other.in_use_ = nullptr;
+}
+
+Connection::Statement::~Statement() {
+  if (in_use_ == nullptr) return;  // One-off (owned_ finalizes it) or moved.
+  // tryReset() also ends the statement's implicit read transaction; its
+  // result repeats the last step's error, already reported to the caller.
+  statement_->tryReset();
+  try {
+    statement_->clearBindings();  // sqlite3_clear_bindings cannot fail.
+  } catch (const SQLite::Exception&) {
+  }
+  *in_use_ = false;
+}
+
+Connection::Statement Connection::Prepare(const std::string& sql) {
+  if (auto it = cache_.find(sql); it != cache_.end()) {
+    Entry& entry = *it->second;
+    if (!entry.in_use) {
+      entry.in_use = true;
+      return Statement(&entry.statement, &entry.in_use, nullptr);
+    }
+  } else if (cache_.size() < kMaxCachedStatements) {
+    auto entry = std::make_unique<Entry>(SQLite::Statement(*this, sql));
+    Entry& added = *cache_.emplace(sql, std::move(entry)).first->second;
+    added.in_use = true;
+    return Statement(&added.statement, &added.in_use, nullptr);
+  }
+  auto owned = std::make_unique<SQLite::Statement>(*this, sql);
+  SQLite::Statement* statement = owned.get();
+  return Statement(statement, nullptr, std::move(owned));
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> OpenSqlite(
     const std::string& path, const SqliteOptions& options) {
   ConfigureSqliteOnce();
   if (!options.create && !std::filesystem::exists(path)) {
@@ -33,7 +77,7 @@ absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenSqlite(
   }
   return CatchSqlite(
       absl::StrCat("opening ", path),
-      [&]() -> absl::StatusOr<std::unique_ptr<SQLite::Database>> {
+      [&]() -> absl::StatusOr<std::unique_ptr<Connection>> {
         // Each connection is used by one thread at a time (callers hold a
         // TenantDatabase::Session or the store's own mutex), so SQLite's
         // per-call connection mutex is pure overhead.
@@ -41,8 +85,8 @@ absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenSqlite(
                                        : SQLite::OPEN_READWRITE) |
                     SQLITE_OPEN_NOMUTEX;
         if (options.create && !options.read_only) flags |= SQLite::OPEN_CREATE;
-        auto db = std::make_unique<SQLite::Database>(path, flags,
-                                                     options.busy_timeout_ms);
+        auto db =
+            std::make_unique<Connection>(path, flags, options.busy_timeout_ms);
         db->exec(absl::StrCat("PRAGMA cache_size=-", options.cache_kib));
         // Analyses scan whole tables: reading them through a memory map
         // saves a system call and a copy per page (address space only;

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -40,10 +41,74 @@ struct SqliteOptions {
   bool read_only = false;
 };
 
+// A database connection that keeps the statements prepared on it for reuse.
+// Preparing a statement (parsing and planning its SQL) costs more than
+// running the short indexed lookups that answer a read: before this cache,
+// sqlite3_prepare_v2 took 61 % of the server's instructions under a read
+// load (callgrind), ListTopAccounts preparing three statements per account.
+//
+// Used by one thread at a time, like the connection itself. Hold it by
+// std::unique_ptr<Connection>, never through a pointer to SQLite::Database
+// that deletes (the base has no virtual destructor).
+class Connection : public SQLite::Database {
+ public:
+  using SQLite::Database::Database;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // A statement taken from the cache for the duration of one use: reset and
+  // unbound when the handle goes out of scope, so it never keeps a read
+  // transaction open or carries bindings into its next use.
+  class Statement {
+   public:
+    Statement(Statement&& other) noexcept;
+    Statement& operator=(Statement&&) = delete;
+    ~Statement();
+
+    SQLite::Statement* operator->() { return statement_; }
+    SQLite::Statement& operator*() { return *statement_; }
+
+   private:
+    friend class Connection;
+    Statement(SQLite::Statement* statement, bool* in_use,
+              std::unique_ptr<SQLite::Statement> owned);
+
+    SQLite::Statement* statement_;
+    bool* in_use_;  // The cache entry's flag; null for a one-off statement.
+    std::unique_ptr<SQLite::Statement> owned_;  // A one-off statement.
+  };
+
+  // The statement for `sql`, prepared on its first use on this connection.
+  // A statement already in use (the same SQL run again inside a loop over
+  // its own rows), or one beyond the cache's capacity (generated SQL), is
+  // prepared afresh for this use. Throws SQLite::Exception like
+  // SQLite::Statement's constructor.
+  Statement Prepare(const std::string& sql);
+
+  // Statements cached (for tests).
+  size_t cached_statements() const { return cache_.size(); }
+
+  // At most this many statements are kept per connection: the schema's
+  // fixed queries fit many times over, while generated SQL (filters with
+  // varying clauses) cannot grow a connection without bound.
+  static constexpr size_t kMaxCachedStatements = 128;
+
+ private:
+  struct Entry {
+    explicit Entry(SQLite::Statement s) : statement(std::move(s)) {}
+    SQLite::Statement statement;
+    bool in_use = false;
+  };
+  // Destroyed before the base class closes the connection, so every
+  // statement is finalized first.
+  absl::flat_hash_map<std::string, std::unique_ptr<Entry>> cache_;
+};
+
 // Opens (or creates) the database at `path` in WAL mode with foreign keys on
 // and the given busy timeout and synchronous level. Errors: NOT_FOUND when
 // the file does not exist and !options.create; otherwise as StatusFromSqlite.
-absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenSqlite(
+absl::StatusOr<std::unique_ptr<Connection>> OpenSqlite(
     const std::string& path, const SqliteOptions& options);
 
 // Maps a SQLite error to the closest canonical code: constraint violations

@@ -85,7 +85,7 @@ TenantDatabase::ReadSession::~ReadSession() {
   }
 }
 
-std::unique_ptr<SQLite::Database> TenantDatabase::AcquireReader() {
+std::unique_ptr<Connection> TenantDatabase::AcquireReader() {
   if (path_.empty()) return nullptr;
   {
     absl::MutexLock lock(&readers_mu_);
@@ -94,8 +94,7 @@ std::unique_ptr<SQLite::Database> TenantDatabase::AcquireReader() {
     };
     readers_mu_.Await(absl::Condition(&available));
     if (!idle_readers_.empty()) {
-      std::unique_ptr<SQLite::Database> reader =
-          std::move(idle_readers_.back());
+      std::unique_ptr<Connection> reader = std::move(idle_readers_.back());
       idle_readers_.pop_back();
       return reader;
     }
@@ -104,7 +103,7 @@ std::unique_ptr<SQLite::Database> TenantDatabase::AcquireReader() {
   SqliteOptions options = options_;
   options.create = false;
   options.read_only = true;
-  absl::StatusOr<std::unique_ptr<SQLite::Database>> reader =
+  absl::StatusOr<std::unique_ptr<Connection>> reader =
       OpenSqlite(path_, options);
   if (reader.ok()) return *std::move(reader);
   std::cerr << "tenant " << tenant_id_ << ": " << reader.status() << "\n";
@@ -113,7 +112,7 @@ std::unique_ptr<SQLite::Database> TenantDatabase::AcquireReader() {
   return nullptr;
 }
 
-void TenantDatabase::ReleaseReader(std::unique_ptr<SQLite::Database> reader) {
+void TenantDatabase::ReleaseReader(std::unique_ptr<Connection> reader) {
   absl::MutexLock lock(&readers_mu_);
   idle_readers_.push_back(std::move(reader));
 }
@@ -237,7 +236,7 @@ absl::Status TenantRegistry::Create(absl::string_view id) {
                           "tenant ", id, " already has a database")),
                       reason::kTenantExists);
   }
-  CUSTRA_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
+  CUSTRA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db,
                           OpenSqlite(path.string(), options_.sqlite));
   absl::Status migrated = Migrate(*db, TenantMigrations()).status();
   if (!migrated.ok()) {

@@ -34,7 +34,7 @@ class TenantDatabase {
  public:
   // `path` and `options` open the read-only connections of ReadSession;
   // without a path there are none (reads wait for the connection).
-  TenantDatabase(std::string tenant_id, std::unique_ptr<SQLite::Database> db,
+  TenantDatabase(std::string tenant_id, std::unique_ptr<Connection> db,
                  std::string path = "", SqliteOptions options = {})
       : tenant_id_(std::move(tenant_id)),
         path_(std::move(path)),
@@ -66,7 +66,7 @@ class TenantDatabase {
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
-    SQLite::Database& db() { return *tenant_->db_; }
+    Connection& db() { return *tenant_->db_; }
     IngestionState* ingestion_state() { return &tenant_->ingestion_; }
     // Folds the transaction log now (after a small write, so that readers
     // do not have to).
@@ -91,13 +91,13 @@ class TenantDatabase {
     ReadSession(const ReadSession&) = delete;
     ReadSession& operator=(const ReadSession&) = delete;
 
-    SQLite::Database& db() { return reader_ ? *reader_ : *tenant_->db_; }
+    Connection& db() { return reader_ ? *reader_ : *tenant_->db_; }
     // Whether the read goes to a read-only connection (for tests).
     bool on_reader() const { return reader_ != nullptr; }
 
    private:
     TenantDatabase* tenant_;
-    std::unique_ptr<SQLite::Database> reader_;  // Null: the tenant's own.
+    std::unique_ptr<Connection> reader_;  // Null: the tenant's own.
   };
   static constexpr int kMaxReaders = 2;
 
@@ -127,21 +127,20 @@ class TenantDatabase {
                         std::memory_order_release);
   }
   // A read-only connection, or null (none could be opened).
-  std::unique_ptr<SQLite::Database> AcquireReader()
-      ABSL_LOCKS_EXCLUDED(readers_mu_);
-  void ReleaseReader(std::unique_ptr<SQLite::Database> reader)
+  std::unique_ptr<Connection> AcquireReader() ABSL_LOCKS_EXCLUDED(readers_mu_);
+  void ReleaseReader(std::unique_ptr<Connection> reader)
       ABSL_LOCKS_EXCLUDED(readers_mu_);
 
   const std::string tenant_id_;
   const std::string path_;
   const SqliteOptions options_;
   absl::Mutex mu_;
-  std::unique_ptr<SQLite::Database> db_ ABSL_PT_GUARDED_BY(mu_);
+  std::unique_ptr<Connection> db_ ABSL_PT_GUARDED_BY(mu_);
   IngestionState ingestion_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> fold_pending_{true};  // Until a session knows better.
 
   absl::Mutex readers_mu_;
-  std::vector<std::unique_ptr<SQLite::Database>> idle_readers_
+  std::vector<std::unique_ptr<Connection>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);
   int open_readers_ ABSL_GUARDED_BY(readers_mu_) = 0;
 };

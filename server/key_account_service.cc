@@ -57,7 +57,7 @@ absl::StatusOr<v1::ScoringProfile> LoadProfile(KeyAccountStore& store,
   return profile;
 }
 
-absl::StatusOr<std::string> Currency(SQLite::Database& db) {
+absl::StatusOr<std::string> Currency(Connection& db) {
   return IngestionStore(&db).TenantCurrency();
 }
 
@@ -177,7 +177,7 @@ void FillScore(const StoredScore& s, const v1::AccountScoringRun& run,
 
 // Display names and kinds of the customers of some scores.
 absl::StatusOr<std::map<std::string, CustomerHistory::Customer>> CustomersOf(
-    SQLite::Database& db, const std::vector<StoredScore>& scores) {
+    Connection& db, const std::vector<StoredScore>& scores) {
   std::map<std::string, CustomerHistory::Customer> out;
   IngestionStore customers(&db);
   for (const StoredScore& s : scores) {

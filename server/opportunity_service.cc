@@ -427,7 +427,7 @@ absl::StatusOr<Deals> LoadDeals(OpportunityStore& store,
   return sorted;
 }
 
-absl::StatusOr<std::string> TenantCurrency(SQLite::Database& db) {
+absl::StatusOr<std::string> TenantCurrency(Connection& db) {
   return IngestionStore(&db).TenantCurrency();
 }
 

@@ -104,7 +104,7 @@ struct ModelValues {
   absl::flat_hash_map<std::string, double> clv_micros;
 };
 
-absl::StatusOr<ModelValues> ValuesFromModels(SQLite::Database& db,
+absl::StatusOr<ModelValues> ValuesFromModels(Connection& db,
                                              absl::string_view model_id,
                                              absl::string_view field,
                                              bool need_clv, int64_t as_of_day) {
@@ -150,7 +150,7 @@ absl::StatusOr<ModelValues> ValuesFromModels(SQLite::Database& db,
 
 // The latest key-account scores made with a profile, by customer id.
 absl::StatusOr<absl::flat_hash_map<std::string, double>> LatestScores(
-    SQLite::Database& db, absl::string_view profile_id) {
+    Connection& db, absl::string_view profile_id) {
   KeyAccountStore store(&db);
   const std::string profile =
       profile_id.empty() ? "default" : std::string(profile_id);
@@ -174,7 +174,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, double>> LatestScores(
 // Computes a run's members and model result into `run` from the tenant's
 // data. `run.parameters()` has its defaults filled in.
 absl::StatusOr<std::vector<SegmentMember>> ComputeRun(
-    SQLite::Database& db, const CustomerFilter& filter, const RunWindow& window,
+    Connection& db, const CustomerFilter& filter, const RunWindow& window,
     const std::string& currency, v1::SegmentationRun& run) {
   SegmentationStore store(&db);
   v1::SegmentationParameters& params = *run.mutable_parameters();
@@ -597,7 +597,7 @@ RunContext ContextOf(const v1::SegmentationRun& run, std::string currency) {
   return context;
 }
 
-absl::StatusOr<std::string> Currency(SQLite::Database& db) {
+absl::StatusOr<std::string> Currency(Connection& db) {
   return IngestionStore(&db).TenantCurrency();
 }
 

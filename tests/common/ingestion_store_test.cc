@@ -30,7 +30,7 @@ class IngestionStoreTest : public ::testing::Test {
   IngestionStore Store() { return IngestionStore(db_.get(), kNow); }
 
   TempDir dir_;
-  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<custra::Connection> db_;
 };
 
 // A hand-worked example: customer c1 buys on two days, one order with two

@@ -50,7 +50,7 @@ class SegmentationStoreTest : public ::testing::Test {
   SegmentationStore Store() { return SegmentationStore(db_.get()); }
 
   TempDir dir_;
-  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<custra::Connection> db_;
 };
 
 TEST(MemberBlobTest, RoundTripsSortedByIdAndFindsById) {

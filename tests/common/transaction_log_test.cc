@@ -113,7 +113,7 @@ TEST(TransactionLogTest, DamagedCompressedBatchesAreDataLoss) {
 
 class TransactionFoldTest : public ::testing::Test {
  protected:
-  std::unique_ptr<SQLite::Database> Open(const std::string& name) {
+  std::unique_ptr<custra::Connection> Open(const std::string& name) {
     auto db = OpenSqlite((dir_.path() / name).string(), {});
     EXPECT_TRUE(db.ok());
     EXPECT_TRUE(Migrate(**db, TenantMigrations()).ok());
@@ -232,7 +232,7 @@ TEST_F(TransactionFoldTest, MigrationMovesTableRowsIntoTheLog) {
   auto db = OpenSqlite(path, {});
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE(Migrate(**db, TenantMigrations()).ok());
-  SQLite::Database& d = **db;
+  Connection& d = **db;
   EXPECT_EQ(Count(d,
                   "SELECT count(*) FROM sqlite_master WHERE name = "
                   "'transactions'"),
