@@ -1232,6 +1232,37 @@ void LoadTagsAndAttributes(Connection& db, CustomerRecord& c) {
   }
 }
 
+// LoadTagsAndAttributes for a page of customers sorted by id: one range
+// scan per table over the page's ids instead of two lookups per customer.
+void LoadPageTagsAndAttributes(Connection& db,
+                               std::vector<CustomerRecord>& page) {
+  if (page.empty()) return;
+  absl::flat_hash_map<absl::string_view, CustomerRecord*> by_id;
+  for (CustomerRecord& c : page) by_id.emplace(c.id, &c);
+  auto scan = [&](const char* sql, auto&& add) {
+    Connection::Statement q_handle = db.Prepare(sql);
+    SQLite::Statement& q = *q_handle;
+    q.bind(1, page.front().id);
+    q.bind(2, page.back().id);
+    while (q.executeStep()) {
+      auto it = by_id.find(q.getColumn(0).getText());
+      if (it != by_id.end()) add(*it->second, q);
+    }
+  };
+  scan(
+      "SELECT customer_id, tag FROM customer_tags WHERE customer_id BETWEEN ? "
+      "AND ? ORDER BY customer_id, tag",
+      [](CustomerRecord& c, SQLite::Statement& q) {
+        c.tags.push_back(q.getColumn(1).getString());
+      });
+  scan(
+      "SELECT customer_id, key, value FROM customer_attributes WHERE "
+      "customer_id BETWEEN ? AND ?",
+      [](CustomerRecord& c, SQLite::Statement& q) {
+        c.attributes[q.getColumn(1).getString()] = q.getColumn(2).getString();
+      });
+}
+
 std::optional<CustomerRecord> FindCustomer(Connection& db,
                                            absl::string_view id) {
   Connection::Statement select_handle = db.Prepare(absl::StrCat(
@@ -1444,6 +1475,26 @@ absl::StatusOr<CustomerRecord> IngestionStore::GetCustomer(
                      });
 }
 
+absl::StatusOr<absl::flat_hash_map<std::string, IngestionStore::CustomerName>>
+IngestionStore::GetCustomerNames(std::span<const std::string> ids) {
+  return CatchSqlite(
+      "reading customer names",
+      [&]() -> absl::StatusOr<absl::flat_hash_map<std::string, CustomerName>> {
+        absl::flat_hash_map<std::string, CustomerName> out;
+        Connection::Statement select_handle = db_->Prepare(
+            "SELECT kind, display_name FROM customers WHERE id = ?");
+        SQLite::Statement& select = *select_handle;
+        for (const std::string& id : ids) {
+          select.reset();
+          select.bind(1, id);
+          if (!select.executeStep()) continue;
+          out[id] = {select.getColumn(0).getInt(),
+                     select.getColumn(1).getString()};
+        }
+        return out;
+      });
+}
+
 absl::StatusOr<std::vector<CustomerRecord>> IngestionStore::ListCustomers(
     const CustomerFilter& filter, absl::string_view after_id, int limit) {
   return CatchSqlite(
@@ -1464,7 +1515,7 @@ absl::StatusOr<std::vector<CustomerRecord>> IngestionStore::ListCustomers(
         select.bind(8, limit);
         std::vector<CustomerRecord> out;
         while (select.executeStep()) out.push_back(ReadCustomerRow(select));
-        for (CustomerRecord& c : out) LoadTagsAndAttributes(*db_, c);
+        LoadPageTagsAndAttributes(*db_, out);
         return out;
       });
 }

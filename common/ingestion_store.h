@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -155,6 +156,15 @@ class IngestionStore {
 
   // NOT_FOUND if there is no such customer.
   absl::StatusOr<CustomerRecord> GetCustomer(absl::string_view id);
+
+  // The kind and display name of each of `ids` that exists (for listings
+  // that show customers by name).
+  struct CustomerName {
+    int kind = 1;
+    std::string display_name;
+  };
+  absl::StatusOr<absl::flat_hash_map<std::string, CustomerName>>
+  GetCustomerNames(std::span<const std::string> ids);
 
   // Up to `limit` customers with ids after `after_id`, in id order.
   absl::StatusOr<std::vector<CustomerRecord>> ListCustomers(

@@ -178,15 +178,18 @@ void FillScore(const StoredScore& s, const v1::AccountScoringRun& run,
 // Display names and kinds of the customers of some scores.
 absl::StatusOr<std::map<std::string, CustomerHistory::Customer>> CustomersOf(
     Connection& db, const std::vector<StoredScore>& scores) {
+  std::vector<std::string> ids;
+  ids.reserve(scores.size());
+  for (const StoredScore& s : scores) ids.push_back(s.customer_id);
+  CUSTRA_ASSIGN_OR_RETURN(auto names,
+                          IngestionStore(&db).GetCustomerNames(ids));
+  // A customer deleted since the run is shown without a name.
   std::map<std::string, CustomerHistory::Customer> out;
-  IngestionStore customers(&db);
-  for (const StoredScore& s : scores) {
-    auto c = customers.GetCustomer(s.customer_id);
-    if (!c.ok()) continue;  // Deleted since the run: shown without a name.
-    CustomerHistory::Customer& entry = out[s.customer_id];
-    entry.id = s.customer_id;
-    entry.kind = c->kind;
-    entry.display_name = c->display_name;
+  for (auto& [id, name] : names) {
+    CustomerHistory::Customer& entry = out[id];
+    entry.id = id;
+    entry.kind = name.kind;
+    entry.display_name = std::move(name.display_name);
   }
   return out;
 }
