@@ -11,6 +11,14 @@
 
 namespace custra::server {
 
+// A transaction write (a unary call, or one batch of an import stream) of
+// at most this many rows folds the log before it is acknowledged: a few
+// milliseconds at most, and later reads then find the tenant's connection
+// free instead of waiting behind the writes queued on it to fold. Larger
+// batches (bulk imports) leave the fold to the first read or to a quiet
+// second, so that the import itself runs at full speed.
+constexpr size_t kEagerFoldRows = 1000;
+
 // INVALID_ARGUMENT on `field` above kMaxBatchRows rows.
 absl::Status CheckBatchSize(int rows, absl::string_view field);
 

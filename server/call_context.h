@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "common/authenticator.h"
 #include "common/tenant_registry.h"
+#include "server/background_executor.h"
 #include "server/request_size_limit.h"
 #include "server/status_conversion.h"
 
@@ -97,9 +98,11 @@ class CallGate {
                        "heavy calls (segmentation runs, scoring, model fits)") {
   }
 
-  // What a call costs: a heavy call also takes one of the tenant's heavy
-  // slots.
-  enum class Weight { kLight, kHeavy };
+  // What a call costs. A read runs on the gRPC thread at normal priority.
+  // Any other call runs on the background executor (when set; see
+  // server/background_executor.h), at lower priority, and a heavy call
+  // also takes one of the tenant's heavy slots first.
+  enum class Weight { kRead, kWrite, kHeavy };
 
   // An admitted tenant call: the tenant and its database, and the
   // concurrency slots it holds until destroyed.
@@ -113,17 +116,22 @@ class CallGate {
   // tenant's concurrency limits (a heavy call may wait for its slot) and
   // opens the tenant's database.
   absl::StatusOr<Admission> AdmitTenantCall(
-      const grpc::ServerContextBase& context, Weight weight = Weight::kLight);
+      const grpc::ServerContextBase& context, Weight weight = Weight::kWrite);
 
   // Runs `handler(TenantCall&) -> absl::Status` for an authenticated
   // tenant call and returns its wire status.
   template <typename Handler>
   grpc::Status ServeTenantCall(const grpc::ServerContextBase& context,
                                Handler&& handler,
-                               Weight weight = Weight::kLight) {
+                               Weight weight = Weight::kWrite) {
     absl::StatusOr<Admission> admission = AdmitTenantCall(context, weight);
     if (!admission.ok()) return ToGrpcStatus(admission.status());
-    return ToGrpcStatus(handler(admission->call));
+    if (weight == Weight::kRead || background_ == nullptr) {
+      return ToGrpcStatus(handler(admission->call));
+    }
+    absl::Status status;
+    background_->Run([&] { status = handler(admission->call); });
+    return ToGrpcStatus(status);
   }
 
   // Runs `handler() -> absl::Status` for a call with the admin key.
@@ -166,6 +174,12 @@ class CallGate {
                : request_size_limit_->RefusalFor(context);
   }
 
+  // Where calls other than reads run (null: on the gRPC thread).
+  void set_background(BackgroundExecutor* background) {
+    background_ = background;
+  }
+  BackgroundExecutor* background() const { return background_; }
+
   // Where services report what only they know (rows written, fit times);
   // null when the server runs without observability.
   void set_observability(Observability* observability) {
@@ -190,6 +204,7 @@ class CallGate {
   const bool heavy_limited_;
   TenantConcurrencyLimiter heavy_limiter_;
   Observability* observability_ = nullptr;
+  BackgroundExecutor* background_ = nullptr;
   const RequestSizeLimit* request_size_limit_ = nullptr;
 };
 

@@ -19,10 +19,6 @@
 namespace custra::server {
 namespace {
 
-// Unary transaction writes of at most this many rows fold the log before
-// they return.
-constexpr size_t kEagerFoldRows = 1000;
-
 absl::StatusOr<IngestResult> RecordTransactionBatch(
     TenantCall& call, absl::string_view request_id,
     const google::protobuf::RepeatedPtrField<v1::Transaction>& transactions) {
@@ -123,7 +119,8 @@ grpc::Status IngestionServiceImpl::GetCustomer(
     grpc::ServerContext* context, const v1::GetCustomerRequest* request,
     v1::GetCustomerResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         if (request->id().empty())
           return InvalidFieldError("id", "is required");
         TenantDatabase::ReadSession session(call.database.get());
@@ -133,14 +130,16 @@ grpc::Status IngestionServiceImpl::GetCustomer(
         CUSTRA_ASSIGN_OR_RETURN(std::string currency, store.TenantCurrency());
         ToProto(customer, currency, response->mutable_customer());
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kRead);
 }
 
 grpc::Status IngestionServiceImpl::ListCustomers(
     grpc::ServerContext* context, const v1::ListCustomersRequest* request,
     v1::ListCustomersResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 100, 1000));
         CUSTRA_ASSIGN_OR_RETURN(CustomerFilter filter,
@@ -166,7 +165,8 @@ grpc::Status IngestionServiceImpl::ListCustomers(
               EncodePageToken("customers", "", customers.back().id));
         }
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kRead);
 }
 
 grpc::Status IngestionServiceImpl::DeleteCustomer(
@@ -236,7 +236,8 @@ grpc::Status IngestionServiceImpl::ListInteractions(
     grpc::ServerContext* context, const v1::ListInteractionsRequest* request,
     v1::ListInteractionsResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 100, 1000));
         CUSTRA_ASSIGN_OR_RETURN(InteractionFilter filter,
@@ -274,7 +275,8 @@ grpc::Status IngestionServiceImpl::ListInteractions(
                            rows.back().id)));
         }
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kRead);
 }
 
 }  // namespace custra::server

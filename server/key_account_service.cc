@@ -726,7 +726,8 @@ grpc::Status KeyAccountServiceImpl::GetAccountScore(
     grpc::ServerContext* context, const v1::GetAccountScoreRequest* request,
     v1::GetAccountScoreResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         if (request->customer_id().empty()) {
           return InvalidFieldError("customer_id", "is required");
         }
@@ -744,14 +745,16 @@ grpc::Status KeyAccountServiceImpl::GetAccountScore(
         FillScore(score, run, c == customers.end() ? nullptr : &c->second,
                   currency, true, response->mutable_account_score());
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kRead);
 }
 
 grpc::Status KeyAccountServiceImpl::ListTopAccounts(
     grpc::ServerContext* context, const v1::ListTopAccountsRequest* request,
     v1::ListTopAccountsResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 20, 1000, true));
         std::vector<int> tiers;
@@ -793,7 +796,8 @@ grpc::Status KeyAccountServiceImpl::ListTopAccounts(
               EncodePageToken("top", digest, absl::StrCat(next)));
         }
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kRead);
 }
 
 grpc::Status KeyAccountServiceImpl::ListAccountScoreHistory(

@@ -33,6 +33,7 @@
 #include "custra/v1/key_account.grpc.pb.h"
 #include "custra/v1/opportunity.grpc.pb.h"
 #include "custra/v1/segmentation.grpc.pb.h"
+#include "server/background_executor.h"
 #include "server/call_context.h"
 #include "server/ingestion_service.h"
 #include "server/key_account_service.h"
@@ -59,6 +60,8 @@ struct ServerFlags {
   int max_message_bytes = 16 << 20;
   int tenant_concurrency = 32;
   int tenant_heavy_concurrency = 0;
+  int background_threads = 64;
+  int background_nice = 19;
   double drain_delay_seconds = 0;
   double shutdown_grace_seconds = 10;
   std::string sqlite_synchronous = "full";
@@ -207,6 +210,11 @@ int Run(const ServerFlags& flags) {
   Authenticator authenticator(control->get(), Sha256Hex(*admin_key));
   CallGate gate(&authenticator, registry->get(), flags.tenant_concurrency,
                 flags.tenant_heavy_concurrency);
+  // Outlives the gRPC server (declared before it): calls still running on
+  // it at shutdown finish before it is destroyed.
+  BackgroundExecutor background(flags.background_threads,
+                                flags.background_nice);
+  gate.set_background(&background);
   Observability::Options observability_options;
   observability_options.metrics_listen = flags.metrics_listen;
   observability_options.access_log = flags.access_log;
@@ -340,6 +348,18 @@ int main(int argc, char** argv) {
   app.add_option("--tenant-concurrency", flags.tenant_concurrency,
                  "Calls in flight per tenant before RESOURCE_EXHAUSTED")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--background-threads", flags.background_threads,
+                 "Threads that run every call other than a unary read "
+                 "(writes, imports, segmentation runs, scoring, fits) at "
+                 "lower CPU priority; more such calls wait in turn")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--background-nice", flags.background_nice,
+                 "How much lower than the reads' the CPU priority of those "
+                 "threads is (a nice value; 0: the same), so that reads get "
+                 "a core first")
+      ->check(CLI::Range(0, 19))
       ->capture_default_str();
   app.add_option("--tenant-heavy-concurrency", flags.tenant_heavy_concurrency,
                  "Heavy calls (segmentation runs, structure reports, "

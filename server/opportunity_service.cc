@@ -700,7 +700,8 @@ grpc::Status OpportunityServiceImpl::ListOpportunities(
     grpc::ServerContext* context, const v1::ListOpportunitiesRequest* request,
     v1::ListOpportunitiesResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 50, 1000, true));
         const std::string digest = Digest({request->filter()});
@@ -719,7 +720,8 @@ grpc::Status OpportunityServiceImpl::ListOpportunities(
             },
             response->mutable_next_page_token());
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kRead);
 }
 
 grpc::Status OpportunityServiceImpl::UpdateOpportunity(
@@ -1478,7 +1480,8 @@ grpc::Status OpportunityServiceImpl::GetPipelineSummary(
     grpc::ServerContext* context, const v1::GetPipelineSummaryRequest* request,
     v1::GetPipelineSummaryResponse* response) {
   return gate_->ServeTenantCall(
-      *context, [&](TenantCall& call) -> absl::Status {
+      *context,
+      [&](TenantCall& call) -> absl::Status {
         SummaryOptions options;
         options.end_day = UtcDay(absl::Now());
         if (request->has_end_date()) {
@@ -1524,7 +1527,8 @@ grpc::Status OpportunityServiceImpl::GetPipelineSummary(
         response->set_other_currency_count(
             static_cast<int32_t>(summary.other_currency_count));
         return absl::OkStatus();
-      });
+      },
+      CallGate::Weight::kRead);
 }
 
 grpc::Status OpportunityServiceImpl::GetForecast(

@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "server/background_executor.h"
 #include "server/batch_checks.h"
 #include "server/ingestion_convert.h"
 
@@ -29,8 +30,19 @@ TransactionImportReactor::TransactionImportReactor(
     grpc::CallbackServerContext* context, CallGate* gate)
     : context_(context), gate_(gate) {
   MaybeStartRead();
-  preparer_ = std::thread([this] { PrepareBatches(); });
-  committer_ = std::thread([this] { CommitBatches(); });
+  // An import is background work (see server/background_executor.h): its
+  // two threads run at the background executor's lower priority.
+  const int nice = gate_->background() ? gate_->background()->nice() : 0;
+  preparer_ = std::thread([this, nice] {
+    LowerThisThreadsPriority(nice);
+    MarkBackgroundThread();
+    PrepareBatches();
+  });
+  committer_ = std::thread([this, nice] {
+    LowerThisThreadsPriority(nice);
+    MarkBackgroundThread();
+    CommitBatches();
+  });
 }
 
 void TransactionImportReactor::MaybeStartRead() {
@@ -191,6 +203,10 @@ absl::Status TransactionImportReactor::CommitLoop(
       result =
           IngestionStore(&session.db(), absl::Now(), session.ingestion_state())
               .RecordPrepared(&*batch->prepared);
+      if (result.ok() && batch->request.transactions_size() <=
+                             static_cast<int>(kEagerFoldRows)) {
+        session.FoldPending();
+      }
     }
     CUSTRA_RETURN_IF_ERROR(result.status());
     gate_->CountRows(call, result->accepted);

@@ -1,0 +1,71 @@
+#ifndef CUSTRA_SERVER_BACKGROUND_EXECUTOR_H_
+#define CUSTRA_SERVER_BACKGROUND_EXECUTOR_H_
+
+// Two classes of work share the server's cores: unary reads, which a user
+// or a dashboard waits on and which take well under a millisecond, and the
+// calls that may take longer (writes with their fsync, imports, segmentation
+// runs, scoring, model fits). The second class runs here, on threads of
+// lower CPU priority, so that a read never queues for a core behind them:
+// the kernel hands the core to the read at once and the background work
+// uses what the reads leave. The priority is the thread's nice value; an
+// unprivileged process can raise it but not lower it again, so background
+// work keeps threads of its own instead of renicing the gRPC threads.
+
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/synchronization/mutex.h"
+
+namespace custra::server {
+
+// Raises the calling thread's nice value by `nice` (0: leaves it). Returns
+// false if the kernel refused.
+bool LowerThisThreadsPriority(int nice);
+
+// Whether the calling thread runs background work (one of a
+// BackgroundExecutor's threads, or one lowered by the import stream).
+bool OnBackgroundThread();
+// Marks the calling thread as one that runs background work.
+void MarkBackgroundThread();
+
+// A pool of lower-priority threads that runs work for a waiting caller.
+// Threads are started as work arrives, up to `max_threads`; beyond it work
+// waits in arrival order. Thread-safe.
+class BackgroundExecutor {
+ public:
+  // `nice`: how much lower the threads' priority is (0 to 19).
+  BackgroundExecutor(int max_threads, int nice);
+  // Waits for queued work and joins the threads.
+  ~BackgroundExecutor();
+  BackgroundExecutor(const BackgroundExecutor&) = delete;
+  BackgroundExecutor& operator=(const BackgroundExecutor&) = delete;
+
+  // Runs `work` on a background thread and returns when it has run. Called
+  // from a background thread, runs it there at once (no pool thread waits
+  // for another).
+  void Run(absl::FunctionRef<void()> work) ABSL_LOCKS_EXCLUDED(mu_);
+
+  int nice() const { return nice_; }
+  // Threads started so far (for tests and metrics).
+  int threads() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Task;
+  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const int max_threads_;
+  const int nice_;
+  mutable absl::Mutex mu_;
+  std::vector<Task*> queue_ ABSL_GUARDED_BY(mu_);  // FIFO: front at index 0.
+  size_t queue_head_ ABSL_GUARDED_BY(mu_) = 0;
+  int idle_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace custra::server
+
+#endif  // CUSTRA_SERVER_BACKGROUND_EXECUTOR_H_
