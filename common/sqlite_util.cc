@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -12,18 +13,27 @@ namespace custra {
 
 namespace {
 
-// Turns off SQLite's global memory statistics, which take a process-wide
-// mutex on every allocation. Must run before SQLite initialises; if it
-// already has, SQLite refuses and nothing changes.
+std::atomic<bool> memory_budget_set{false};
+
+// Without a memory budget, turns off SQLite's global memory statistics,
+// which take a process-wide mutex on every allocation. Must run before
+// SQLite initialises; if it already has, SQLite refuses and nothing changes.
 void ConfigureSqliteOnce() {
   static const bool configured = [] {
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (!memory_budget_set) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     return true;
   }();
   (void)configured;
 }
 
 }  // namespace
+
+void SetSqliteMemoryBudget(int64_t bytes) {
+  // SQLite enforces its soft heap limit only while it keeps memory
+  // statistics (on by default), so they must stay on.
+  memory_budget_set = true;
+  sqlite3_soft_heap_limit64(bytes);
+}
 
 Connection::~Connection() = default;
 

@@ -105,6 +105,13 @@ class Connection : public SQLite::Database {
   absl::flat_hash_map<std::string, std::unique_ptr<Entry>> cache_;
 };
 
+// Sets the memory budget of all SQLite connections of the process (their
+// page caches, mostly), in bytes: SQLite's soft heap limit. Call before
+// opening any database: without a budget, OpenSqlite turns off SQLite's
+// memory statistics (a process-wide mutex on every allocation), and the
+// limit is not enforced without them.
+void SetSqliteMemoryBudget(int64_t bytes);
+
 // Opens (or creates) the database at `path` in WAL mode with foreign keys on
 // and the given busy timeout and synchronous level. Errors: NOT_FOUND when
 // the file does not exist and !options.create; otherwise as StatusFromSqlite.

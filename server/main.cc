@@ -6,7 +6,6 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <malloc.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -196,7 +195,7 @@ int Run(const ServerFlags& flags) {
   // One memory budget for every tenant database: past it, SQLite recycles
   // page-cache buffers instead of growing (each connection's own cache is
   // bounded as well, but open tenants times that bound is unbounded).
-  sqlite3_soft_heap_limit64(flags.sqlite_memory_mib << 20);
+  SetSqliteMemoryBudget(flags.sqlite_memory_mib << 20);
   auto control = OpenSqliteControlStore(
       (fs::path(flags.data_dir) / "control.db").string(), sqlite);
   if (!control.ok()) return Fail(control.status().ToString());

@@ -247,6 +247,64 @@ TEST_F(IngestionStoreTest, ListFiltersByKindRegionAndTag) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_F(IngestionStoreTest,
+       AListedPageCarriesEachCustomersOwnTagsAndAttributes) {
+  // Ids a..e; the filter skips b and d, whose tags and attributes lie inside
+  // the page's id range and must not leak into a, c or e.
+  std::vector<CustomerRecord> customers(5);
+  for (int i = 0; i < 5; ++i) {
+    CustomerRecord& c = customers[i];
+    c.id = std::string(1, static_cast<char>('a' + i));
+    c.kind = i % 2 == 0 ? 2 : 3;
+    c.tags = {absl::StrCat("tag-", c.id), "shared"};
+    c.attributes = {{"owner", absl::StrCat("owner-", c.id)}};
+  }
+  customers[4].tags.clear();
+  customers[4].attributes.clear();
+  ASSERT_TRUE(Store().UpsertCustomers("", customers, nullptr).ok());
+  auto filter = ParseCustomerFilter("kind=ENTERPRISE");
+  ASSERT_TRUE(filter.ok());
+  auto listed = Store().ListCustomers(*filter, "", 100);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 3u);
+  for (const CustomerRecord& c : *listed) {
+    auto alone = Store().GetCustomer(c.id);  // One customer at a time.
+    ASSERT_TRUE(alone.ok());
+    EXPECT_EQ(c.tags, alone->tags) << c.id;
+    EXPECT_EQ(c.attributes, alone->attributes) << c.id;
+  }
+  EXPECT_EQ((*listed)[0].tags, (std::vector<std::string>{"shared", "tag-a"}));
+  EXPECT_EQ((*listed)[1].attributes.at("owner"), "owner-c");
+  EXPECT_TRUE((*listed)[2].tags.empty());
+  EXPECT_TRUE((*listed)[2].attributes.empty());
+  // A page that ends inside the range: after "a", one customer.
+  auto second = Store().ListCustomers(*filter, "a", 1);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].id, "c");
+  EXPECT_EQ((*second)[0].tags, (std::vector<std::string>{"shared", "tag-c"}));
+}
+
+TEST_F(IngestionStoreTest, CustomerNamesSkipUnknownIds) {
+  std::vector<CustomerRecord> customers(2);
+  customers[0].id = "acme";
+  customers[0].kind = 2;
+  customers[0].display_name = "Acme Steel";
+  customers[1].id = "city";
+  customers[1].kind = 3;
+  customers[1].display_name = "City of Ulm";
+  ASSERT_TRUE(Store().UpsertCustomers("", customers, nullptr).ok());
+  const std::vector<std::string> ids = {"city", "nobody", "acme", "city"};
+  auto names = Store().GetCustomerNames(ids);
+  ASSERT_TRUE(names.ok()) << names.status();
+  ASSERT_EQ(names->size(), 2u);
+  EXPECT_EQ(names->at("acme").kind, 2);
+  EXPECT_EQ(names->at("acme").display_name, "Acme Steel");
+  EXPECT_EQ(names->at("city").kind, 3);
+  EXPECT_EQ(names->at("city").display_name, "City of Ulm");
+  EXPECT_FALSE(names->contains("nobody"));
+}
+
 TEST_F(IngestionStoreTest, DeleteCustomerErasesEverythingAboutIt) {
   std::vector<TransactionRow> rows = {Txn("t1", "c1", At(2023, 1, 1), 5),
                                       Txn("t2", "c2", At(2023, 1, 1), 5)};

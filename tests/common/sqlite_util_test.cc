@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -26,6 +27,87 @@ TEST(SqliteUtilTest, OpenSetsWalBusyTimeoutAndForeignKeys) {
   EXPECT_EQ((*db)->execAndGet("PRAGMA busy_timeout").getInt(), 1234);
   EXPECT_EQ((*db)->execAndGet("PRAGMA foreign_keys").getInt(), 1);
   EXPECT_EQ((*db)->execAndGet("PRAGMA synchronous").getInt(), 2);  // FULL
+}
+
+TEST(SqliteUtilTest, PreparedStatementsAreReusedWithoutTheirBindings) {
+  TempDir dir;
+  auto db = OpenSqlite((dir.path() / "a.db").string(), SqliteOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  Connection& c = **db;
+  const SQLite::Statement* first = nullptr;
+  {
+    Connection::Statement q = c.Prepare("SELECT ?1, ?2");
+    q->bind(1, 5);
+    q->bind(2, "x");
+    ASSERT_TRUE(q->executeStep());
+    EXPECT_EQ(q->getColumn(0).getInt(), 5);
+    first = &*q;
+  }
+  Connection::Statement again = c.Prepare("SELECT ?1, ?2");
+  EXPECT_EQ(&*again, first);          // The cached statement...
+  ASSERT_TRUE(again->executeStep());  // ...reset, and unbound: NULLs.
+  EXPECT_TRUE(again->getColumn(0).isNull());
+  EXPECT_TRUE(again->getColumn(1).isNull());
+  EXPECT_EQ(c.cached_statements(), 1u);
+}
+
+TEST(SqliteUtilTest, ANestedUseOfTheSameSqlGetsAStatementOfItsOwn) {
+  TempDir dir;
+  auto db = OpenSqlite((dir.path() / "a.db").string(), SqliteOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  Connection& c = **db;
+  c.exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2), (3);");
+  const std::string sql = "SELECT v FROM t WHERE v >= ? ORDER BY v";
+  Connection::Statement outer = c.Prepare(sql);
+  outer->bind(1, 1);
+  int pairs = 0;
+  while (outer->executeStep()) {
+    Connection::Statement inner = c.Prepare(sql);
+    EXPECT_NE(&*inner, &*outer);
+    inner->bind(1, outer->getColumn(0).getInt());
+    while (inner->executeStep()) ++pairs;
+  }
+  EXPECT_EQ(pairs, 3 + 2 + 1);
+  EXPECT_EQ(c.cached_statements(), 1u);
+}
+
+TEST(SqliteUtilTest, AReleasedStatementNoLongerHoldsItsSnapshot) {
+  TempDir dir;
+  const std::string path = (dir.path() / "a.db").string();
+  auto writer = OpenSqlite(path, SqliteOptions());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  (*writer)->exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1);");
+  SqliteOptions read_only;
+  read_only.read_only = true;
+  auto reader = OpenSqlite(path, read_only);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const std::string sql = "SELECT v FROM t ORDER BY v";
+  {
+    // Stops after the first row: the statement is left mid-scan.
+    Connection::Statement q = (*reader)->Prepare(sql);
+    ASSERT_TRUE(q->executeStep());
+  }
+  (*writer)->exec("INSERT INTO t VALUES (0)");
+  Connection::Statement q = (*reader)->Prepare(sql);
+  ASSERT_TRUE(q->executeStep());
+  EXPECT_EQ(q->getColumn(0).getInt(), 0);  // Sees the later commit.
+}
+
+TEST(SqliteUtilTest, GeneratedSqlBeyondTheCacheIsPreparedEachTime) {
+  TempDir dir;
+  auto db = OpenSqlite((dir.path() / "a.db").string(), SqliteOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  Connection& c = **db;
+  const int n = static_cast<int>(Connection::kMaxCachedStatements) + 10;
+  for (int i = 0; i < n; ++i) {
+    Connection::Statement q = c.Prepare(absl::StrCat("SELECT ", i));
+    ASSERT_TRUE(q->executeStep());
+    EXPECT_EQ(q->getColumn(0).getInt(), i);
+  }
+  EXPECT_EQ(c.cached_statements(), Connection::kMaxCachedStatements);
+  Connection::Statement last = c.Prepare(absl::StrCat("SELECT ", n - 1));
+  ASSERT_TRUE(last->executeStep());
+  EXPECT_EQ(last->getColumn(0).getInt(), n - 1);
 }
 
 TEST(SqliteUtilTest, OpenWithoutCreateIsNotFoundForMissingFile) {
