@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/synchronization/notification.h"
 
@@ -26,11 +27,6 @@ bool LowerThisThreadsPriority(int nice) {
 
 bool OnBackgroundThread() { return on_background_thread; }
 void MarkBackgroundThread() { on_background_thread = true; }
-
-struct BackgroundExecutor::Task {
-  absl::FunctionRef<void()> work;
-  absl::Notification done;
-};
 
 BackgroundExecutor::BackgroundExecutor(int max_threads, int nice)
     : max_threads_(std::max(max_threads, 1)), nice_(std::clamp(nice, 0, 19)) {}
@@ -55,17 +51,22 @@ void BackgroundExecutor::Run(absl::FunctionRef<void()> work) {
     work();
     return;
   }
-  Task task{work, {}};
-  {
-    absl::MutexLock lock(&mu_);
-    queue_.push_back(&task);
-    const size_t waiting = queue_.size() - queue_head_;
-    if (static_cast<size_t>(idle_) < waiting &&
-        static_cast<int>(threads_.size()) < max_threads_) {
-      threads_.emplace_back([this] { Loop(); });
-    }
+  absl::Notification done;
+  Post([work, &done] {
+    work();
+    done.Notify();
+  });
+  done.WaitForNotification();
+}
+
+void BackgroundExecutor::Post(absl::AnyInvocable<void() &&> work) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(work));
+  const size_t waiting = queue_.size() - queue_head_;
+  if (static_cast<size_t>(idle_) < waiting &&
+      static_cast<int>(threads_.size()) < max_threads_) {
+    threads_.emplace_back([this] { Loop(); });
   }
-  task.done.WaitForNotification();
 }
 
 void BackgroundExecutor::Loop() {
@@ -75,21 +76,20 @@ void BackgroundExecutor::Loop() {
     return queue_head_ < queue_.size() || stopping_;
   };
   while (true) {
-    Task* task;
+    absl::AnyInvocable<void() &&> work;
     {
       absl::MutexLock lock(&mu_);
       ++idle_;
       mu_.Await(absl::Condition(&has_work));
       --idle_;
       if (queue_head_ == queue_.size()) return;  // Stopping, nothing left.
-      task = queue_[queue_head_++];
+      work = std::move(queue_[queue_head_++]);
       if (queue_head_ == queue_.size()) {
         queue_.clear();
         queue_head_ = 0;
       }
     }
-    task->work();
-    task->done.Notify();
+    std::move(work)();
   }
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 
@@ -25,15 +26,18 @@ namespace custra::server {
 // false if the kernel refused.
 bool LowerThisThreadsPriority(int nice);
 
-// Whether the calling thread runs background work (one of a
-// BackgroundExecutor's threads, or one lowered by the import stream).
+// Whether the calling thread runs pooled work (one of a BackgroundExecutor's
+// threads, or one lowered by the import stream).
 bool OnBackgroundThread();
-// Marks the calling thread as one that runs background work.
+// Marks the calling thread as one that runs pooled work.
 void MarkBackgroundThread();
 
-// A pool of lower-priority threads that runs work for a waiting caller.
-// Threads are started as work arrives, up to `max_threads`; beyond it work
-// waits in arrival order. Thread-safe.
+// A pool of threads that runs work for callers, at a priority lowered by
+// `nice` (0: the caller's). Threads are started as work arrives, up to
+// `max_threads`, and then kept; beyond it work waits in arrival order.
+// Thread-safe. The server has two: one at normal priority for unary reads
+// (served through gRPC's callback API, whose own threads must not block)
+// and one at lower priority for everything else.
 class BackgroundExecutor {
  public:
   // `nice`: how much lower the threads' priority is (0 to 19).
@@ -48,18 +52,21 @@ class BackgroundExecutor {
   // for another).
   void Run(absl::FunctionRef<void()> work) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Queues `work` to run on a pool thread and returns at once.
+  void Post(absl::AnyInvocable<void() &&> work) ABSL_LOCKS_EXCLUDED(mu_);
+
   int nice() const { return nice_; }
   // Threads started so far (for tests and metrics).
   int threads() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Task;
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
 
   const int max_threads_;
   const int nice_;
   mutable absl::Mutex mu_;
-  std::vector<Task*> queue_ ABSL_GUARDED_BY(mu_);  // FIFO: front at index 0.
+  // FIFO: the next task at queue_head_.
+  std::vector<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   size_t queue_head_ ABSL_GUARDED_BY(mu_) = 0;
   int idle_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

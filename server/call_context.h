@@ -7,6 +7,7 @@
 // their own logic.
 
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
 
 #include <memory>
 #include <optional>
@@ -134,6 +135,28 @@ class CallGate {
     return ToGrpcStatus(status);
   }
 
+  // Serves a unary read through gRPC's callback API: admission and
+  // `handler` run on the read pool (normal priority; never on gRPC's own
+  // threads, which must not block), and the reactor finishes there. Without
+  // a read pool, runs them at once. `handler` runs after this returns, so
+  // it must capture by value: the request and response live until the
+  // reactor finishes.
+  template <typename Handler>
+  grpc::ServerUnaryReactor* ServeTenantRead(
+      grpc::CallbackServerContext* context, Handler handler) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto serve = [this, context, reactor,
+                  handler = std::move(handler)]() mutable {
+      reactor->Finish(ServeTenantCall(*context, handler, Weight::kRead));
+    };
+    if (reads_ == nullptr) {
+      serve();
+    } else {
+      reads_->Post(std::move(serve));
+    }
+    return reactor;
+  }
+
   // Runs `handler() -> absl::Status` for a call with the admin key.
   // `request_tenant` is the tenant the request names (empty if none); if
   // the call also carries x-tenant-id, the two must agree.
@@ -178,6 +201,8 @@ class CallGate {
   void set_background(BackgroundExecutor* background) {
     background_ = background;
   }
+  // Where unary reads run (null: on the gRPC thread).
+  void set_reads(BackgroundExecutor* reads) { reads_ = reads; }
   BackgroundExecutor* background() const { return background_; }
 
   // Where services report what only they know (rows written, fit times);
@@ -205,6 +230,7 @@ class CallGate {
   TenantConcurrencyLimiter heavy_limiter_;
   Observability* observability_ = nullptr;
   BackgroundExecutor* background_ = nullptr;
+  BackgroundExecutor* reads_ = nullptr;
   const RequestSizeLimit* request_size_limit_ = nullptr;
 };
 

@@ -115,12 +115,11 @@ grpc::Status IngestionServiceImpl::ImportCustomers(
   });
 }
 
-grpc::Status IngestionServiceImpl::GetCustomer(
-    grpc::ServerContext* context, const v1::GetCustomerRequest* request,
+grpc::ServerUnaryReactor* IngestionServiceImpl::GetCustomer(
+    grpc::CallbackServerContext* context, const v1::GetCustomerRequest* request,
     v1::GetCustomerResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         if (request->id().empty())
           return InvalidFieldError("id", "is required");
         TenantDatabase::ReadSession session(call.database.get());
@@ -130,16 +129,15 @@ grpc::Status IngestionServiceImpl::GetCustomer(
         CUSTRA_ASSIGN_OR_RETURN(std::string currency, store.TenantCurrency());
         ToProto(customer, currency, response->mutable_customer());
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
-grpc::Status IngestionServiceImpl::ListCustomers(
-    grpc::ServerContext* context, const v1::ListCustomersRequest* request,
+grpc::ServerUnaryReactor* IngestionServiceImpl::ListCustomers(
+    grpc::CallbackServerContext* context,
+    const v1::ListCustomersRequest* request,
     v1::ListCustomersResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 100, 1000));
         CUSTRA_ASSIGN_OR_RETURN(CustomerFilter filter,
@@ -165,8 +163,7 @@ grpc::Status IngestionServiceImpl::ListCustomers(
               EncodePageToken("customers", "", customers.back().id));
         }
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
 grpc::Status IngestionServiceImpl::DeleteCustomer(
@@ -232,12 +229,12 @@ grpc::Status IngestionServiceImpl::RecordInteractions(
       });
 }
 
-grpc::Status IngestionServiceImpl::ListInteractions(
-    grpc::ServerContext* context, const v1::ListInteractionsRequest* request,
+grpc::ServerUnaryReactor* IngestionServiceImpl::ListInteractions(
+    grpc::CallbackServerContext* context,
+    const v1::ListInteractionsRequest* request,
     v1::ListInteractionsResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 100, 1000));
         CUSTRA_ASSIGN_OR_RETURN(InteractionFilter filter,
@@ -275,8 +272,7 @@ grpc::Status IngestionServiceImpl::ListInteractions(
                            rows.back().id)));
         }
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
 }  // namespace custra::server

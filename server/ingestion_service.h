@@ -12,7 +12,10 @@ namespace custra::server {
 // others are synchronous.
 class IngestionServiceImpl final
     : public v1::IngestionService::WithCallbackMethod_ImportTransactions<
-          v1::IngestionService::Service> {
+          v1::IngestionService::WithCallbackMethod_GetCustomer<
+              v1::IngestionService::WithCallbackMethod_ListCustomers<
+                  v1::IngestionService::WithCallbackMethod_ListInteractions<
+                      v1::IngestionService::Service>>>> {
  public:
   explicit IngestionServiceImpl(CallGate* gate) : gate_(gate) {}
 
@@ -23,12 +26,14 @@ class IngestionServiceImpl final
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::ImportCustomersResponse,
                                v1::ImportCustomersRequest>* stream) override;
-  grpc::Status GetCustomer(grpc::ServerContext* context,
-                           const v1::GetCustomerRequest* request,
-                           v1::GetCustomerResponse* response) override;
-  grpc::Status ListCustomers(grpc::ServerContext* context,
-                             const v1::ListCustomersRequest* request,
-                             v1::ListCustomersResponse* response) override;
+  grpc::ServerUnaryReactor* GetCustomer(
+      grpc::CallbackServerContext* context,
+      const v1::GetCustomerRequest* request,
+      v1::GetCustomerResponse* response) override;
+  grpc::ServerUnaryReactor* ListCustomers(
+      grpc::CallbackServerContext* context,
+      const v1::ListCustomersRequest* request,
+      v1::ListCustomersResponse* response) override;
   grpc::Status DeleteCustomer(grpc::ServerContext* context,
                               const v1::DeleteCustomerRequest* request,
                               v1::DeleteCustomerResponse* response) override;
@@ -43,8 +48,9 @@ class IngestionServiceImpl final
       grpc::ServerContext* context,
       const v1::RecordInteractionsRequest* request,
       v1::RecordInteractionsResponse* response) override;
-  grpc::Status ListInteractions(
-      grpc::ServerContext* context, const v1::ListInteractionsRequest* request,
+  grpc::ServerUnaryReactor* ListInteractions(
+      grpc::CallbackServerContext* context,
+      const v1::ListInteractionsRequest* request,
       v1::ListInteractionsResponse* response) override;
 
  private:

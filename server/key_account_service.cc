@@ -722,12 +722,12 @@ grpc::Status KeyAccountServiceImpl::ListAccountScoringRuns(
       });
 }
 
-grpc::Status KeyAccountServiceImpl::GetAccountScore(
-    grpc::ServerContext* context, const v1::GetAccountScoreRequest* request,
+grpc::ServerUnaryReactor* KeyAccountServiceImpl::GetAccountScore(
+    grpc::CallbackServerContext* context,
+    const v1::GetAccountScoreRequest* request,
     v1::GetAccountScoreResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         if (request->customer_id().empty()) {
           return InvalidFieldError("customer_id", "is required");
         }
@@ -745,16 +745,15 @@ grpc::Status KeyAccountServiceImpl::GetAccountScore(
         FillScore(score, run, c == customers.end() ? nullptr : &c->second,
                   currency, true, response->mutable_account_score());
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
-grpc::Status KeyAccountServiceImpl::ListTopAccounts(
-    grpc::ServerContext* context, const v1::ListTopAccountsRequest* request,
+grpc::ServerUnaryReactor* KeyAccountServiceImpl::ListTopAccounts(
+    grpc::CallbackServerContext* context,
+    const v1::ListTopAccountsRequest* request,
     v1::ListTopAccountsResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 20, 1000, true));
         std::vector<int> tiers;
@@ -796,8 +795,7 @@ grpc::Status KeyAccountServiceImpl::ListTopAccounts(
               EncodePageToken("top", digest, absl::StrCat(next)));
         }
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
 grpc::Status KeyAccountServiceImpl::ListAccountScoreHistory(

@@ -10,7 +10,10 @@ namespace custra::server {
 // models of common/clv_models.h and the scoring of common/account_scoring.h.
 // Thread-safe; a call holds its tenant's database session while it reads
 // its inputs and while it stores its result, not while it fits or scores.
-class KeyAccountServiceImpl final : public v1::KeyAccountService::Service {
+class KeyAccountServiceImpl final
+    : public v1::KeyAccountService::WithCallbackMethod_GetAccountScore<
+          v1::KeyAccountService::WithCallbackMethod_ListTopAccounts<
+              v1::KeyAccountService::Service>> {
  public:
   explicit KeyAccountServiceImpl(CallGate* gate) : gate_(gate) {}
 
@@ -73,12 +76,14 @@ class KeyAccountServiceImpl final : public v1::KeyAccountService::Service {
       grpc::ServerContext* context,
       const v1::ListAccountScoringRunsRequest* request,
       v1::ListAccountScoringRunsResponse* response) override;
-  grpc::Status GetAccountScore(grpc::ServerContext* context,
-                               const v1::GetAccountScoreRequest* request,
-                               v1::GetAccountScoreResponse* response) override;
-  grpc::Status ListTopAccounts(grpc::ServerContext* context,
-                               const v1::ListTopAccountsRequest* request,
-                               v1::ListTopAccountsResponse* response) override;
+  grpc::ServerUnaryReactor* GetAccountScore(
+      grpc::CallbackServerContext* context,
+      const v1::GetAccountScoreRequest* request,
+      v1::GetAccountScoreResponse* response) override;
+  grpc::ServerUnaryReactor* ListTopAccounts(
+      grpc::CallbackServerContext* context,
+      const v1::ListTopAccountsRequest* request,
+      v1::ListTopAccountsResponse* response) override;
   grpc::Status ListAccountScoreHistory(
       grpc::ServerContext* context,
       const v1::ListAccountScoreHistoryRequest* request,

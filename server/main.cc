@@ -214,6 +214,13 @@ int Run(const ServerFlags& flags) {
   BackgroundExecutor background(flags.background_threads,
                                 flags.background_nice);
   gate.set_background(&background);
+  // Unary reads: callback-API handlers whose work runs here, at normal
+  // priority. Reads are short, so a few threads per core keep the cores
+  // busy while one waits (for a fold, or a page from disk).
+  BackgroundExecutor reads(
+      4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+      /*nice=*/0);
+  gate.set_reads(&reads);
   Observability::Options observability_options;
   observability_options.metrics_listen = flags.metrics_listen;
   observability_options.access_log = flags.access_log;

@@ -696,12 +696,12 @@ grpc::Status OpportunityServiceImpl::GetOpportunity(
       });
 }
 
-grpc::Status OpportunityServiceImpl::ListOpportunities(
-    grpc::ServerContext* context, const v1::ListOpportunitiesRequest* request,
+grpc::ServerUnaryReactor* OpportunityServiceImpl::ListOpportunities(
+    grpc::CallbackServerContext* context,
+    const v1::ListOpportunitiesRequest* request,
     v1::ListOpportunitiesResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 50, 1000, true));
         const std::string digest = Digest({request->filter()});
@@ -720,8 +720,7 @@ grpc::Status OpportunityServiceImpl::ListOpportunities(
             },
             response->mutable_next_page_token());
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
 grpc::Status OpportunityServiceImpl::UpdateOpportunity(
@@ -1476,12 +1475,12 @@ void ToProto(const ForecastMonthValue& m, const std::string& currency,
 
 }  // namespace
 
-grpc::Status OpportunityServiceImpl::GetPipelineSummary(
-    grpc::ServerContext* context, const v1::GetPipelineSummaryRequest* request,
+grpc::ServerUnaryReactor* OpportunityServiceImpl::GetPipelineSummary(
+    grpc::CallbackServerContext* context,
+    const v1::GetPipelineSummaryRequest* request,
     v1::GetPipelineSummaryResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         SummaryOptions options;
         options.end_day = UtcDay(absl::Now());
         if (request->has_end_date()) {
@@ -1527,8 +1526,7 @@ grpc::Status OpportunityServiceImpl::GetPipelineSummary(
         response->set_other_currency_count(
             static_cast<int32_t>(summary.other_currency_count));
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
 grpc::Status OpportunityServiceImpl::GetForecast(

@@ -10,7 +10,10 @@ namespace custra::server {
 // common/pipeline_analytics.h. Thread-safe; a call holds its tenant's
 // database session for its reads and writes (writes of one call are one
 // transaction).
-class OpportunityServiceImpl final : public v1::OpportunityService::Service {
+class OpportunityServiceImpl final
+    : public v1::OpportunityService::WithCallbackMethod_ListOpportunities<
+          v1::OpportunityService::WithCallbackMethod_GetPipelineSummary<
+              v1::OpportunityService::Service>> {
  public:
   explicit OpportunityServiceImpl(CallGate* gate) : gate_(gate) {}
 
@@ -26,8 +29,9 @@ class OpportunityServiceImpl final : public v1::OpportunityService::Service {
   grpc::Status GetOpportunity(grpc::ServerContext* context,
                               const v1::GetOpportunityRequest* request,
                               v1::GetOpportunityResponse* response) override;
-  grpc::Status ListOpportunities(
-      grpc::ServerContext* context, const v1::ListOpportunitiesRequest* request,
+  grpc::ServerUnaryReactor* ListOpportunities(
+      grpc::CallbackServerContext* context,
+      const v1::ListOpportunitiesRequest* request,
       v1::ListOpportunitiesResponse* response) override;
   grpc::Status UpdateOpportunity(
       grpc::ServerContext* context, const v1::UpdateOpportunityRequest* request,
@@ -77,8 +81,8 @@ class OpportunityServiceImpl final : public v1::OpportunityService::Service {
   grpc::Status ListActivities(grpc::ServerContext* context,
                               const v1::ListActivitiesRequest* request,
                               v1::ListActivitiesResponse* response) override;
-  grpc::Status GetPipelineSummary(
-      grpc::ServerContext* context,
+  grpc::ServerUnaryReactor* GetPipelineSummary(
+      grpc::CallbackServerContext* context,
       const v1::GetPipelineSummaryRequest* request,
       v1::GetPipelineSummaryResponse* response) override;
   grpc::Status GetForecast(grpc::ServerContext* context,

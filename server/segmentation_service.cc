@@ -775,28 +775,25 @@ grpc::Status SegmentationServiceImpl::RunSegmentation(
       CallGate::Weight::kHeavy);
 }
 
-grpc::Status SegmentationServiceImpl::GetRun(grpc::ServerContext* context,
-                                             const v1::GetRunRequest* request,
-                                             v1::GetRunResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+grpc::ServerUnaryReactor* SegmentationServiceImpl::GetRun(
+    grpc::CallbackServerContext* context, const v1::GetRunRequest* request,
+    v1::GetRunResponse* response) {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         TenantDatabase::ReadSession session(call.database.get());
         SegmentationStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(auto loaded,
                                 LoadRun(store, request->run_id(), "run_id"));
         *response->mutable_run() = std::move(loaded.second);
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
-grpc::Status SegmentationServiceImpl::ListRuns(
-    grpc::ServerContext* context, const v1::ListRunsRequest* request,
+grpc::ServerUnaryReactor* SegmentationServiceImpl::ListRuns(
+    grpc::CallbackServerContext* context, const v1::ListRunsRequest* request,
     v1::ListRunsResponse* response) {
-  return gate_->ServeTenantCall(
-      *context,
-      [&](TenantCall& call) -> absl::Status {
+  return gate_->ServeTenantRead(
+      context, [this, request, response](TenantCall& call) -> absl::Status {
         CUSTRA_ASSIGN_OR_RETURN(int page_size,
                                 PageSize(request->page_size(), 50, 500));
         std::optional<int> model;
@@ -856,8 +853,7 @@ grpc::Status SegmentationServiceImpl::ListRuns(
               absl::StrCat(runs.back().create_time_us, ":", runs.back().id)));
         }
         return absl::OkStatus();
-      },
-      CallGate::Weight::kRead);
+      });
 }
 
 grpc::Status SegmentationServiceImpl::ListSegmentMembers(

@@ -10,19 +10,22 @@ namespace custra::server {
 // common/segmentation_models.h. Thread-safe; a call holds its tenant's
 // database session while it reads inputs and stores a run, and computes
 // models on data it has read.
-class SegmentationServiceImpl final : public v1::SegmentationService::Service {
+class SegmentationServiceImpl final
+    : public v1::SegmentationService::WithCallbackMethod_GetRun<
+          v1::SegmentationService::WithCallbackMethod_ListRuns<
+              v1::SegmentationService::Service>> {
  public:
   explicit SegmentationServiceImpl(CallGate* gate) : gate_(gate) {}
 
   grpc::Status RunSegmentation(grpc::ServerContext* context,
                                const v1::RunSegmentationRequest* request,
                                v1::RunSegmentationResponse* response) override;
-  grpc::Status GetRun(grpc::ServerContext* context,
-                      const v1::GetRunRequest* request,
-                      v1::GetRunResponse* response) override;
-  grpc::Status ListRuns(grpc::ServerContext* context,
-                        const v1::ListRunsRequest* request,
-                        v1::ListRunsResponse* response) override;
+  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* context,
+                                   const v1::GetRunRequest* request,
+                                   v1::GetRunResponse* response) override;
+  grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* context,
+                                     const v1::ListRunsRequest* request,
+                                     v1::ListRunsResponse* response) override;
   grpc::Status ListSegmentMembers(
       grpc::ServerContext* context,
       const v1::ListSegmentMembersRequest* request,

@@ -16,6 +16,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "custra/client.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/temp_dir.h"
@@ -127,7 +129,23 @@ TEST(ObservabilityTest, MetricsMoveAndTheAccessLogHasOneLinePerCall) {
   ASSERT_TRUE(stranger.ok());
   EXPECT_FALSE((*stranger)->ListCustomers().ok());
 
-  const std::string after = Scrape(metrics_port);
+  // A call's metrics and access-log line are written once it has finished
+  // on the server, which can be just after its response reached the client:
+  // wait (bounded) until no call is in flight and the five lines are there.
+  auto log_lines = [&] {
+    std::ifstream in(log_path);
+    std::stringstream content;
+    content << in.rdbuf();
+    return std::vector<std::string>(
+        absl::StrSplit(content.str(), '\n', absl::SkipEmpty()));
+  };
+  std::string after = Scrape(metrics_port);
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(5);
+       (Sample(after, "custra_rpc_in_flight") != 0 || log_lines().size() < 5) &&
+       absl::Now() < give_up;
+       after = Scrape(metrics_port)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   const std::string record =
       "custra_rpc_requests_total{code=\"OK\",method=\"/"
       "custra.v1.IngestionService/RecordTransactions\"}";
