@@ -158,7 +158,11 @@ ErrorDetails ErrorDetailsOf(const absl::Status& status) {
   for (const google::protobuf::Any& any : rpc_status.details()) {
     google::rpc::ErrorInfo info;
     google::rpc::BadRequest bad_request;
-    if (any.UnpackTo(&info)) {
+    google::rpc::RetryInfo retry;
+    if (any.UnpackTo(&retry)) {
+      details.retry_delay = absl::Seconds(retry.retry_delay().seconds()) +
+                            absl::Nanoseconds(retry.retry_delay().nanos());
+    } else if (any.UnpackTo(&info)) {
       details.reason = info.reason();
       details.metadata.insert(info.metadata().begin(), info.metadata().end());
     } else if (any.UnpackTo(&bad_request)) {

@@ -1,6 +1,9 @@
 #include "common/errors.h"
 
+#include <algorithm>
+
 #include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -11,6 +14,7 @@ namespace {
 constexpr absl::string_view kReasonUrl = "custra.dev/reason";
 constexpr absl::string_view kViolationsUrl = "custra.dev/field-violations";
 constexpr absl::string_view kMetadataUrl = "custra.dev/metadata";
+constexpr absl::string_view kRetryDelayUrl = "custra.dev/retry-delay";
 
 // Violations are stored as "field\x1Fdescription" records separated by
 // \x1E (ASCII unit and record separators), which cannot occur in field paths;
@@ -108,6 +112,24 @@ std::vector<std::pair<std::string, std::string>> MetadataOf(
 absl::Status WithReason(absl::Status status, absl::string_view reason) {
   if (!status.ok()) status.SetPayload(kReasonUrl, absl::Cord(reason));
   return status;
+}
+
+absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
+  if (!status.ok()) {
+    status.SetPayload(kRetryDelayUrl,
+                      absl::Cord(absl::StrCat(absl::ToInt64Nanoseconds(
+                          std::max(delay, absl::ZeroDuration())))));
+  }
+  return status;
+}
+
+std::optional<absl::Duration> RetryDelayOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kRetryDelayUrl);
+  int64_t nanos = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &nanos)) {
+    return std::nullopt;
+  }
+  return absl::Nanoseconds(nanos);
 }
 
 std::string ReasonOf(const absl::Status& status) {

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace custra {
 
@@ -81,6 +82,14 @@ absl::Status WithMetadata(absl::Status status, absl::string_view key,
 // The metadata entries attached to `status`, in the order they were added.
 std::vector<std::pair<std::string, std::string>> MetadataOf(
     const absl::Status& status);
+
+// Returns `status` with a hint of how long the caller should wait before
+// trying again (sent as google.rpc.RetryInfo.retry_delay), for refusals
+// that pass with time, such as a concurrency limit.
+absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
+
+// The retry delay attached to `status`, if any.
+std::optional<absl::Duration> RetryDelayOf(const absl::Status& status);
 
 // NOT_FOUND with reason NOT_FOUND: "<what> <id> does not exist".
 absl::Status NotFoundFor(absl::string_view what, absl::string_view id);

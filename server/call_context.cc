@@ -19,31 +19,44 @@ TenantConcurrencyLimiter::Acquire(absl::string_view tenant,
     const TenantConcurrencyLimiter* limiter;
     absl::string_view tenant;
     bool operator()() const {
-      auto it = limiter->in_flight_.find(tenant);
-      return it == limiter->in_flight_.end() || it->second < limiter->limit_;
+      auto it = limiter->tenants_.find(tenant);
+      return it == limiter->tenants_.end() ||
+             it->second.in_flight < limiter->limit_;
     }
   };
   const Free free{this, tenant};
   mu_.LockWhenWithTimeout(absl::Condition(&free), wait);
-  int& count = in_flight_[tenant];
-  if (count >= limit_) {
+  Tenant& entry = tenants_[tenant];
+  if (entry.in_flight >= limit_) {
+    const absl::Duration delay =
+        std::clamp(entry.mean_hold, kMinRetryDelay, kMaxRetryDelay);
     mu_.Unlock();
-    return WithReason(
-        absl::ResourceExhaustedError(absl::StrCat(
-            "tenant ", tenant, " already has ", limit_, " ", what_,
-            " in flight (the per-tenant limit); retry with backoff")),
-        reason::kTenantConcurrencyLimit);
+    return WithRetryDelay(
+        WithReason(
+            absl::ResourceExhaustedError(absl::StrCat(
+                "tenant ", tenant, " already has ", limit_, " ", what_,
+                " in flight (the per-tenant limit); retry after ",
+                absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1))),
+                " (RetryInfo)")),
+            reason::kTenantConcurrencyLimit),
+        delay);
   }
-  ++count;
+  ++entry.in_flight;
   mu_.Unlock();
   return Slot(this, std::string(tenant));
 }
 
-void TenantConcurrencyLimiter::Release(absl::string_view tenant) {
+void TenantConcurrencyLimiter::Release(absl::string_view tenant,
+                                       absl::Duration held) {
   absl::MutexLock lock(&mu_);
-  auto it = in_flight_.find(tenant);
-  if (it == in_flight_.end()) return;
-  if (--it->second <= 0) in_flight_.erase(it);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return;
+  Tenant& entry = it->second;
+  --entry.in_flight;
+  // Weight 1/8: follows a change of workload within a few dozen calls.
+  entry.mean_hold = entry.mean_hold == absl::ZeroDuration()
+                        ? held
+                        : entry.mean_hold + (held - entry.mean_hold) / 8;
 }
 
 absl::StatusOr<CallGate::Admission> CallGate::AdmitTenantCall(

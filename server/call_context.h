@@ -43,36 +43,50 @@ class TenantConcurrencyLimiter {
   class Slot {
    public:
     Slot(TenantConcurrencyLimiter* limiter, std::string tenant)
-        : limiter_(limiter), tenant_(std::move(tenant)) {}
+        : limiter_(limiter), tenant_(std::move(tenant)), since_(absl::Now()) {}
     Slot(Slot&& other) noexcept
         : limiter_(std::exchange(other.limiter_, nullptr)),
-          tenant_(std::move(other.tenant_)) {}
+          tenant_(std::move(other.tenant_)),
+          since_(other.since_) {}
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
     Slot& operator=(Slot&&) = delete;
     ~Slot() {
-      if (limiter_ != nullptr) limiter_->Release(tenant_);
+      if (limiter_ != nullptr) limiter_->Release(tenant_, absl::Now() - since_);
     }
 
    private:
     TenantConcurrencyLimiter* limiter_;
     std::string tenant_;
+    absl::Time since_;
   };
 
   // A slot, or RESOURCE_EXHAUSTED (TENANT_CONCURRENCY_LIMIT) when the
   // tenant has `limit` calls in flight for longer than `wait` (at once for
-  // a zero wait).
+  // a zero wait). The refusal carries a retry delay (RetryInfo): about how
+  // long the tenant's calls have been holding their slots lately (a moving
+  // average), within [kMinRetryDelay, kMaxRetryDelay], so that a client
+  // that waits as asked finds a free slot instead of spinning on refusals.
   absl::StatusOr<Slot> Acquire(absl::string_view tenant,
                                absl::Duration wait = absl::ZeroDuration())
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  static constexpr absl::Duration kMinRetryDelay = absl::Milliseconds(10);
+  static constexpr absl::Duration kMaxRetryDelay = absl::Seconds(10);
+
  private:
-  void Release(absl::string_view tenant) ABSL_LOCKS_EXCLUDED(mu_);
+  struct Tenant {
+    int in_flight = 0;
+    absl::Duration mean_hold;  // Moving average; zero before the first.
+  };
+  void Release(absl::string_view tenant, absl::Duration held)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const int limit_;
   const std::string what_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Every tenant seen since start (an entry is two words and its id).
+  absl::flat_hash_map<std::string, Tenant> tenants_ ABSL_GUARDED_BY(mu_);
 };
 
 // What a tenant-service handler gets: the authenticated tenant and its

@@ -1,5 +1,6 @@
 #include "server/status_conversion.h"
 
+#include <optional>
 #include <string>
 
 #include "common/errors.h"
@@ -32,6 +33,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       out->set_description(v.description);
     }
     details.add_details()->PackFrom(bad_request);
+  }
+  if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
+    google::rpc::RetryInfo retry;
+    const int64_t nanos = absl::ToInt64Nanoseconds(*delay);
+    retry.mutable_retry_delay()->set_seconds(nanos / 1'000'000'000);
+    retry.mutable_retry_delay()->set_nanos(
+        static_cast<int32_t>(nanos % 1'000'000'000));
+    details.add_details()->PackFrom(retry);
   }
   return grpc::Status(code, message, details.SerializeAsString());
 }

@@ -56,8 +56,9 @@
 //  5. Hammer (--hammer): --victim-clients readers on tenant 1 (the read mix,
 //     an open loop of --victim-rate reads/s) alone, then again while
 //     --hammer-clients closed-loop threads on tenant 0 flood RunSegmentation
-//     / ScoreAccounts (sleeping --hammer-backoff-ms after a
-//     RESOURCE_EXHAUSTED, as the error message asks). Reports both tenants.
+//     / ScoreAccounts. After a RESOURCE_EXHAUSTED every thread waits the
+//     retry delay the server sent (RetryInfo; at most 1 s), or, without
+//     one, --hammer-backoff-ms. Reports both tenants.
 //  6. Health probe (--health-probe): one grpc.health.v1.Health/Check after
 //     the load phases, then whether the server is still alive (a server
 //     whose interceptor took the health service's messages for protobuf
@@ -102,6 +103,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -1008,10 +1010,15 @@ LoadResult RunLoad(Env& env, const std::vector<ThreadSpec>& specs, int groups,
               ns);
         }
         ++calls[p];
-        if (status.code() == absl::StatusCode::kResourceExhausted &&
-            specs[i].exhausted_backoff_ms > 0) {
-          std::this_thread::sleep_for(
-              std::chrono::milliseconds(specs[i].exhausted_backoff_ms));
+        if (status.code() == absl::StatusCode::kResourceExhausted) {
+          // Wait as the server asks (RetryInfo, at most 1 s so that a phase
+          // still ends on time), else the thread's own backoff.
+          const std::optional<absl::Duration> asked =
+              custra::ErrorDetailsOf(status).retry_delay;
+          const absl::Duration wait =
+              asked ? std::min(*asked, absl::Seconds(1))
+                    : absl::Milliseconds(specs[i].exhausted_backoff_ms);
+          if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
         }
       }
       finished.fetch_add(1);
@@ -1555,9 +1562,10 @@ void RunHammer(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   const double victim_interval =
       f.victim_rate > 0 ? victims / f.victim_rate : 0;
   std::cout << "\n== hammer: " << hammers << " clients on " << hammer.id
-            << " flood RunSegmentation/ScoreAccounts (closed loop, backoff "
-            << f.hammer_backoff_ms << " ms after RESOURCE_EXHAUSTED); "
-            << victims << " readers on " << victim.id << " ("
+            << " flood RunSegmentation/ScoreAccounts (closed loop; after "
+               "RESOURCE_EXHAUSTED, wait its RetryInfo delay, else "
+            << f.hammer_backoff_ms << " ms); " << victims << " readers on "
+            << victim.id << " ("
             << (f.victim_rate > 0 ? absl::StrFormat("open loop at %.0f reads/s",
                                                     f.victim_rate)
                                   : std::string("closed loop"))
@@ -1847,7 +1855,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   app.add_option("--hammer-backoff-ms", f.hammer_backoff_ms,
-                 "Pause of a flooding thread after RESOURCE_EXHAUSTED")
+                 "Pause of a flooding thread after a RESOURCE_EXHAUSTED "
+                 "that carries no retry delay (RetryInfo)")
       ->check(CLI::Range(0, 10000))
       ->capture_default_str();
   app.add_option("--touch-tenants", f.touch_tenants,

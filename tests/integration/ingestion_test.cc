@@ -392,8 +392,12 @@ TEST(TenantConcurrencyTest, CallsAboveTheLimitAreResourceExhausted) {
   streaming.WaitForNotification();
   auto refused = tenants["busy"]->ListCustomers();
   EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_EQ(ErrorDetailsOf(refused.status()).reason,
-            "TENANT_CONCURRENCY_LIMIT");
+  const ErrorDetails details = ErrorDetailsOf(refused.status());
+  EXPECT_EQ(details.reason, "TENANT_CONCURRENCY_LIMIT");
+  // With a retry delay to wait (RetryInfo), within the limiter's bounds.
+  ASSERT_TRUE(details.retry_delay.has_value());
+  EXPECT_GE(*details.retry_delay, absl::Milliseconds(10));
+  EXPECT_LE(*details.retry_delay, absl::Seconds(10));
   CUSTRA_EXPECT_OK(tenants["calm"]->ListCustomers().status());
   checked.Notify();
   importer.join();

@@ -4,6 +4,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/errors.h"
 #include "server/call_context.h"
 #include "tests/testing/status_matchers.h"
 
@@ -24,6 +25,38 @@ TEST(TenantConcurrencyLimiterTest, RefusesAtTheLimitPerTenant) {
   EXPECT_TRUE(limiter.Acquire("other").ok());  // Tenants are separate.
   { auto released = std::move(*a); }
   EXPECT_TRUE(limiter.Acquire("acme").ok());  // A slot came free.
+}
+
+TEST(TenantConcurrencyLimiterTest, ARefusalAsksToWaitAboutOneCallsTime) {
+  TenantConcurrencyLimiter limiter(1);
+  // No call has finished yet: the shortest delay.
+  std::optional<TenantConcurrencyLimiter::Slot> held;
+  held.emplace(*limiter.Acquire("acme"));
+  auto first = limiter.Acquire("acme");
+  ASSERT_THAT(first, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(RetryDelayOf(first.status()),
+            TenantConcurrencyLimiter::kMinRetryDelay);
+  // Calls that hold their slot >= 30 ms: the delay follows them. The
+  // average weighs each call 1/8, so after the first (short) hold and 16
+  // of these it is at least 30 ms * (1 - (7/8)^16) = 26.5 ms.
+  for (int i = 0; i < 16; ++i) {
+    held.reset();
+    held.emplace(*limiter.Acquire("acme"));
+    absl::SleepFor(absl::Milliseconds(30));
+  }
+  held.reset();
+  held.emplace(*limiter.Acquire("acme"));
+  auto later = limiter.Acquire("acme");
+  ASSERT_THAT(later, StatusIs(absl::StatusCode::kResourceExhausted));
+  const std::optional<absl::Duration> delay = RetryDelayOf(later.status());
+  ASSERT_TRUE(delay.has_value());
+  EXPECT_GE(*delay, absl::Microseconds(26'500));
+  EXPECT_LE(*delay, absl::Milliseconds(500));  // Sleeps overshoot a little.
+  EXPECT_NE(later.status().message().find("retry after"), std::string::npos);
+  // Another tenant's history is its own.
+  TenantConcurrencyLimiter::Slot other = *limiter.Acquire("other");
+  EXPECT_EQ(RetryDelayOf(limiter.Acquire("other").status()),
+            TenantConcurrencyLimiter::kMinRetryDelay);
 }
 
 TEST(TenantConcurrencyLimiterTest, AWaitingCallGetsTheNextFreeSlot) {

@@ -88,5 +88,25 @@ TEST(StatusConversionTest, MetadataGoesToErrorInfoAndViolationsToBadRequest) {
   EXPECT_EQ(bad_request.field_violations(0).field(), "transactions");
 }
 
+TEST(StatusConversionTest, ARetryDelayGoesToRetryInfo) {
+  grpc::Status out = ToGrpcStatus(
+      WithRetryDelay(WithReason(absl::ResourceExhaustedError("busy"),
+                                reason::kTenantConcurrencyLimit),
+                     absl::Milliseconds(1500)));
+  google::rpc::Status details = Details(out);
+  google::rpc::RetryInfo retry;
+  bool found = false;
+  for (const auto& any : details.details()) {
+    if (any.UnpackTo(&retry)) found = true;
+  }
+  ASSERT_TRUE(found);
+  EXPECT_EQ(retry.retry_delay().seconds(), 1);
+  EXPECT_EQ(retry.retry_delay().nanos(), 500'000'000);
+  // Without a delay, no RetryInfo.
+  google::rpc::Status plain =
+      Details(ToGrpcStatus(absl::ResourceExhaustedError("full")));
+  for (const auto& any : plain.details()) EXPECT_FALSE(any.UnpackTo(&retry));
+}
+
 }  // namespace
 }  // namespace custra::server

@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ struct ErrorDetails {
     std::string description;
   };
   std::vector<FieldViolation> field_violations;
+  // RetryInfo.retry_delay: how long the server asks the caller to wait
+  // before trying again (sent with RESOURCE_EXHAUSTED for the per-tenant
+  // concurrency limits); absent when none was sent.
+  std::optional<absl::Duration> retry_delay;
 };
 
 // Extracts the details of a status returned by Client (empty if none).
