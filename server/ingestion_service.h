@@ -9,7 +9,8 @@ namespace custra::server {
 // custra.v1.IngestionService over IngestionStore. Thread-safe; each call
 // holds its tenant's database session only while it writes or reads.
 // ImportTransactions is a callback-API method (a pipelined reactor); the
-// others are synchronous.
+// unary reads are callback-API methods served on the read pool
+// (CallGate::ServeTenantRead); the others are synchronous.
 class IngestionServiceImpl final
     : public v1::IngestionService::WithCallbackMethod_ImportTransactions<
           v1::IngestionService::WithCallbackMethod_GetCustomer<
