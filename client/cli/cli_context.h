@@ -61,7 +61,8 @@ inline std::string ConnectionHint(const absl::Status& status) {
 }
 
 // Prints a failed status the way every command does: code, message, field
-// violations, reason and the reason's metadata, and for a connection
+// violations, reason and the reason's metadata, the retry delay the server
+// asked for (if any), and for a connection
 // failure the user can fix, a hint. Returns the process exit code.
 inline int ReportError(const absl::Status& status) {
   std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": "
@@ -74,6 +75,12 @@ inline int ReportError(const absl::Status& status) {
     std::cerr << "  reason: " << details.reason << "\n";
   for (const auto& [key, value] : details.metadata) {
     std::cerr << "  " << key << ": " << value << "\n";
+  }
+  if (details.retry_delay) {
+    std::cerr << "  retry after: "
+              << absl::FormatDuration(
+                     absl::Trunc(*details.retry_delay, absl::Milliseconds(1)))
+              << "\n";
   }
   if (const std::string hint = ConnectionHint(status); !hint.empty()) {
     std::cerr << "  hint: " << hint << "\n";
