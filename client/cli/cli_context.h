@@ -137,6 +137,7 @@ struct CommandArgs {
   std::string key_id;
   std::string file;
   std::string filter;
+  std::vector<std::string> shards;
   bool quiet = false;
   double wait_seconds = 0;
   int64_t limit = 0;
@@ -148,9 +149,11 @@ class Cli {
   explicit Cli(GlobalFlags* flags) : flags_(flags) {}
 
   // Connects with the admin key (admin commands) or the tenant API key.
-  absl::StatusOr<std::unique_ptr<Client>> Connect(bool admin) {
+  // `target` (host:port) replaces --server when not empty.
+  absl::StatusOr<std::unique_ptr<Client>> Connect(
+      bool admin, const std::string& target = "") {
     ClientOptions options;
-    options.target = flags_->server;
+    options.target = target.empty() ? flags_->server : target;
     options.tenant_id = flags_->tenant;
     options.default_deadline = absl::Seconds(flags_->timeout_seconds);
     if (absl::Status tls = ApplyTlsFlags(*flags_, &options); !tls.ok()) {

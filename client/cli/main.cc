@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -45,15 +47,56 @@ void AddTenantCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   });
 
   CLI::App* list = tenant->add_subcommand("list", "List all tenants");
+  list->add_option(
+      "--shard", args.shards,
+      "Behind a proxy that routes by tenant, a call that names no tenant "
+      "reaches one shard only: list the tenants of each of these servers "
+      "(host:port, repeatable, queried directly with the same key and TLS "
+      "flags) and merge them by id. Fails if any shard cannot answer");
   list->callback([&] {
-    exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
-      auto tenants = c.ListTenants();
-      if (!tenants.ok()) return tenants.status();
+    if (args.shards.empty()) {
+      exit_code = cli.WithAdmin([&](Client& c) -> absl::Status {
+        auto tenants = c.ListTenants();
+        if (!tenants.ok()) return tenants.status();
+        std::vector<const google::protobuf::Message*> rows;
+        for (const auto& t : *tenants) rows.push_back(&t);
+        PrintRows(rows, v1::Tenant::descriptor(), cli.format(), std::cout);
+        return absl::OkStatus();
+      });
+      return;
+    }
+    absl::Status status = [&]() -> absl::Status {
+      std::vector<v1::Tenant> all;
+      std::map<std::string, std::string> home;  // Tenant id -> shard.
+      for (const std::string& shard : args.shards) {
+        auto client = cli.Connect(/*admin=*/true, shard);
+        if (!client.ok()) return client.status();
+        auto tenants = (*client)->ListTenants();
+        if (!tenants.ok()) {
+          return absl::Status(
+              tenants.status().code(),
+              absl::StrCat("shard ", shard, ": ", tenants.status().message()));
+        }
+        for (v1::Tenant& t : *tenants) {
+          auto [it, added] = home.emplace(t.id(), shard);
+          if (!added) {
+            std::cerr << "warning: tenant " << t.id() << " exists on both "
+                      << it->second << " and " << shard << "\n";
+            continue;
+          }
+          all.push_back(std::move(t));
+        }
+      }
+      std::sort(all.begin(), all.end(),
+                [](const v1::Tenant& a, const v1::Tenant& b) {
+                  return a.id() < b.id();
+                });
       std::vector<const google::protobuf::Message*> rows;
-      for (const auto& t : *tenants) rows.push_back(&t);
+      for (const auto& t : all) rows.push_back(&t);
       PrintRows(rows, v1::Tenant::descriptor(), cli.format(), std::cout);
       return absl::OkStatus();
-    });
+    }();
+    exit_code = status.ok() ? 0 : ReportError(status);
   });
 
   CLI::App* show = tenant->add_subcommand("show", "Show one tenant");

@@ -10,6 +10,8 @@ Subcommands:
                                 for it reached, exactly one shard
   list-tenants HOMES JSON...    each `tenant list -o json` answer through the
                                 proxy is exactly one shard's set of tenants
+  all-tenants HOMES JSON        the `tenant list --shard ...` answer holds
+                                every tenant once, in id order
 
 Exit status: 0 ok, 1 mismatch, 2 bad usage.
 """
@@ -239,6 +241,31 @@ def list_tenants(args):
     return 1 if problems else 0
 
 
+def all_tenants(args):
+    """The merged `tenant list --shard ...` answer: every tenant of every
+    shard exactly once, sorted by id."""
+    expected = set()
+    with open(args.homes) as f:
+        for line in f:
+            expected.add(line.split()[0])
+    with open(args.answer) as f:
+        ids = [t["id"] for t in json.load(f)]
+    problems = []
+    if len(ids) != len(set(ids)):
+        dup = sorted(t for t, n in collections.Counter(ids).items() if n > 1)
+        problems.append(f"listed more than once: {dup}")
+    if set(ids) != expected:
+        problems.append(f"missing {sorted(expected - set(ids))}, "
+                        f"unexpected {sorted(set(ids) - expected)}")
+    if ids != sorted(ids):
+        problems.append("not in id order")
+    for p in problems:
+        print(f"all-tenants: {p}", file=sys.stderr)
+    if not problems:
+        print(f"tenant list --shard: all {len(ids)} tenants, each once")
+    return 1 if problems else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -264,6 +291,10 @@ def main():
     p.add_argument("homes")
     p.add_argument("answers", nargs="+")
     p.set_defaults(func=list_tenants)
+    p = sub.add_parser("all-tenants")
+    p.add_argument("homes")
+    p.add_argument("answer")
+    p.set_defaults(func=all_tenants)
     args = parser.parse_args()
     return args.func(args)
 

@@ -284,6 +284,17 @@ for ((n = 1; n <= 6; n++)); do
 done
 "$python" "$checker" list-tenants "$tmp/homes" "$tmp/out"/list.*.json ||
   fail "tenant list through the proxy"
+# With --shard, the CLI asks each shard directly and merges the answers:
+# every tenant exactly once, in id order.
+shard_args=()
+for ((i = 1; i <= shard_count; i++)); do
+  shard_args+=(--shard "127.0.0.1:${shard_port[i]}")
+done
+"${admin[@]}" tenant list -o json "${shard_args[@]}" \
+  >"$tmp/out/list.shards.json" 2>&1 ||
+  { cat "$tmp/out/list.shards.json" >&2; fail "tenant list --shard"; }
+"$python" "$checker" all-tenants "$tmp/homes" "$tmp/out/list.shards.json" ||
+  fail "tenant list --shard"
 
 # --- Outage: stop one shard.
 victim_tenants=()
@@ -311,6 +322,8 @@ probe() { # probe NAME OUT COMMAND...: runs COMMAND in the background
   probes+=("$!:$name:$out")
 }
 phase=$SECONDS
+probe "tenant list --shard" "$tmp/out/list.shards.down" \
+  "${admin[@]}" tenant list -o json "${shard_args[@]}"
 for t in "${victim_tenants[@]}"; do
   probe "customers list for $t" "$tmp/out/$t.down.customers" \
     "${cli[@]}" --tenant "$t" --api-key "${key[$t]}" customers list -o json
@@ -337,6 +350,10 @@ for p in "${probes[@]}"; do
     { cat "$out.err" >&2; fail "$name (shard down) did not fail with" \
       "UNAVAILABLE"; }
 done
+grep -q "shard 127.0.0.1:${shard_port[victim]}: " \
+  "$tmp/out/list.shards.down.err" ||
+  { cat "$tmp/out/list.shards.down.err" >&2; fail "tenant list --shard" \
+    "with shard$victim down does not name it"; }
 echo "with shard$victim down ($((SECONDS - phase)) s): its" \
   "${#victim_tenants[@]} tenants' calls fail with" \
   "'$(grep -m 1 '^error: ' "$tmp/out/${victim_tenants[0]}.down.customers.err")'," \
