@@ -1215,27 +1215,9 @@ CustomerRecord ReadCustomerRow(SQLite::Statement& s) {
   return c;
 }
 
-void LoadTagsAndAttributes(Connection& db, CustomerRecord& c) {
-  Connection::Statement tags_handle = db.Prepare(
-      "SELECT tag FROM customer_tags WHERE customer_id = ? ORDER BY tag");
-  SQLite::Statement& tags = *tags_handle;
-  tags.bind(1, c.id);
-  while (tags.executeStep()) c.tags.push_back(tags.getColumn(0).getString());
-  Connection::Statement attrs_handle = db.Prepare(
-      "SELECT key, value FROM customer_attributes WHERE "
-      "customer_id = ?");
-  SQLite::Statement& attrs = *attrs_handle;
-  attrs.bind(1, c.id);
-  while (attrs.executeStep()) {
-    c.attributes[attrs.getColumn(0).getString()] =
-        attrs.getColumn(1).getString();
-  }
-}
-
-// LoadTagsAndAttributes for a page of customers sorted by id: one range
-// scan per table over the page's ids instead of two lookups per customer.
-void LoadPageTagsAndAttributes(Connection& db,
-                               std::vector<CustomerRecord>& page) {
+// Loads the tags and attributes of customers sorted by id (one, or a page):
+// one range scan per table over their ids, not two lookups per customer.
+void LoadTagsAndAttributes(Connection& db, std::span<CustomerRecord> page) {
   if (page.empty()) return;
   absl::flat_hash_map<absl::string_view, CustomerRecord*> by_id;
   for (CustomerRecord& c : page) by_id.emplace(c.id, &c);
@@ -1265,13 +1247,14 @@ void LoadPageTagsAndAttributes(Connection& db,
 
 std::optional<CustomerRecord> FindCustomer(Connection& db,
                                            absl::string_view id) {
-  Connection::Statement select_handle = db.Prepare(absl::StrCat(
+  static const std::string* const sql = new std::string(absl::StrCat(
       "SELECT ", kCustomerColumns, " FROM customers WHERE id = ?"));
+  Connection::Statement select_handle = db.Prepare(*sql);
   SQLite::Statement& select = *select_handle;
   select.bind(1, std::string(id));
   if (!select.executeStep()) return std::nullopt;
   CustomerRecord c = ReadCustomerRow(select);
-  LoadTagsAndAttributes(db, c);
+  LoadTagsAndAttributes(db, {&c, 1});
   return c;
 }
 
@@ -1515,7 +1498,7 @@ absl::StatusOr<std::vector<CustomerRecord>> IngestionStore::ListCustomers(
         select.bind(8, limit);
         std::vector<CustomerRecord> out;
         while (select.executeStep()) out.push_back(ReadCustomerRow(select));
-        LoadPageTagsAndAttributes(*db_, out);
+        LoadTagsAndAttributes(*db_, out);
         return out;
       });
 }

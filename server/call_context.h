@@ -22,9 +22,9 @@
 #include "absl/time/time.h"
 #include "common/authenticator.h"
 #include "common/tenant_registry.h"
-#include "server/background_executor.h"
 #include "server/request_size_limit.h"
 #include "server/status_conversion.h"
+#include "server/worker_pool.h"
 
 namespace custra::server {
 
@@ -113,9 +113,9 @@ class CallGate {
                        "heavy calls (segmentation runs, scoring, model fits)") {
   }
 
-  // What a call costs. A read runs on the gRPC thread at normal priority.
-  // Any other call runs on the background executor (when set; see
-  // server/background_executor.h), at lower priority, and a heavy call
+  // What a call costs. A read runs at normal priority (ServeTenantRead:
+  // on the read pool). Any other call runs on the background WorkerPool (see
+  // server/worker_pool.h), at lower priority, and a heavy call
   // also takes one of the tenant's heavy slots first.
   enum class Weight { kRead, kWrite, kHeavy };
 
@@ -212,12 +212,10 @@ class CallGate {
   }
 
   // Where calls other than reads run (null: on the gRPC thread).
-  void set_background(BackgroundExecutor* background) {
-    background_ = background;
-  }
+  void set_background(WorkerPool* background) { background_ = background; }
   // Where unary reads run (null: on the gRPC thread).
-  void set_reads(BackgroundExecutor* reads) { reads_ = reads; }
-  BackgroundExecutor* background() const { return background_; }
+  void set_reads(WorkerPool* reads) { reads_ = reads; }
+  WorkerPool* background() const { return background_; }
 
   // Where services report what only they know (rows written, fit times);
   // null when the server runs without observability.
@@ -243,8 +241,8 @@ class CallGate {
   const bool heavy_limited_;
   TenantConcurrencyLimiter heavy_limiter_;
   Observability* observability_ = nullptr;
-  BackgroundExecutor* background_ = nullptr;
-  BackgroundExecutor* reads_ = nullptr;
+  WorkerPool* background_ = nullptr;
+  WorkerPool* reads_ = nullptr;
   const RequestSizeLimit* request_size_limit_ = nullptr;
 };
 

@@ -32,7 +32,6 @@
 #include "custra/v1/key_account.grpc.pb.h"
 #include "custra/v1/opportunity.grpc.pb.h"
 #include "custra/v1/segmentation.grpc.pb.h"
-#include "server/background_executor.h"
 #include "server/call_context.h"
 #include "server/ingestion_service.h"
 #include "server/key_account_service.h"
@@ -41,6 +40,7 @@
 #include "server/request_size_limit.h"
 #include "server/segmentation_service.h"
 #include "server/tenant_admin_service.h"
+#include "server/worker_pool.h"
 
 namespace custra::server {
 namespace {
@@ -211,13 +211,12 @@ int Run(const ServerFlags& flags) {
                 flags.tenant_heavy_concurrency);
   // Outlives the gRPC server (declared before it): calls still running on
   // it at shutdown finish before it is destroyed.
-  BackgroundExecutor background(flags.background_threads,
-                                flags.background_nice);
+  WorkerPool background(flags.background_threads, flags.background_nice);
   gate.set_background(&background);
   // Unary reads: callback-API handlers whose work runs here, at normal
   // priority. Reads are short, so a few threads per core keep the cores
   // busy while one waits (for a fold, or a page from disk).
-  BackgroundExecutor reads(
+  WorkerPool reads(
       4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
       /*nice=*/0);
   gate.set_reads(&reads);

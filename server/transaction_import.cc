@@ -4,9 +4,9 @@
 
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "server/background_executor.h"
 #include "server/batch_checks.h"
 #include "server/ingestion_convert.h"
+#include "server/worker_pool.h"
 
 namespace custra::server {
 
@@ -30,19 +30,11 @@ TransactionImportReactor::TransactionImportReactor(
     grpc::CallbackServerContext* context, CallGate* gate)
     : context_(context), gate_(gate) {
   MaybeStartRead();
-  // An import is background work (see server/background_executor.h): its
-  // two threads run at the background executor's lower priority.
+  // An import is background work (see server/worker_pool.h): its
+  // two threads run at the background pool's lower priority.
   const int nice = gate_->background() ? gate_->background()->nice() : 0;
-  preparer_ = std::thread([this, nice] {
-    LowerThisThreadsPriority(nice);
-    MarkBackgroundThread();
-    PrepareBatches();
-  });
-  committer_ = std::thread([this, nice] {
-    LowerThisThreadsPriority(nice);
-    MarkBackgroundThread();
-    CommitBatches();
-  });
+  preparer_ = StartLoweredThread(nice, [this] { PrepareBatches(); });
+  committer_ = StartLoweredThread(nice, [this] { CommitBatches(); });
 }
 
 void TransactionImportReactor::MaybeStartRead() {

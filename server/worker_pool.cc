@@ -1,4 +1,4 @@
-#include "server/background_executor.h"
+#include "server/worker_pool.h"
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -12,7 +12,7 @@
 namespace custra::server {
 
 namespace {
-thread_local bool on_background_thread = false;
+thread_local bool on_pool_thread = false;
 }  // namespace
 
 bool LowerThisThreadsPriority(int nice) {
@@ -25,13 +25,21 @@ bool LowerThisThreadsPriority(int nice) {
   return setpriority(PRIO_PROCESS, tid, std::min(current + nice, 19)) == 0;
 }
 
-bool OnBackgroundThread() { return on_background_thread; }
-void MarkBackgroundThread() { on_background_thread = true; }
+bool OnPoolThread() { return on_pool_thread; }
+void MarkPoolThread() { on_pool_thread = true; }
 
-BackgroundExecutor::BackgroundExecutor(int max_threads, int nice)
+std::thread StartLoweredThread(int nice, absl::AnyInvocable<void() &&> body) {
+  return std::thread([nice, body = std::move(body)]() mutable {
+    LowerThisThreadsPriority(nice);
+    MarkPoolThread();
+    std::move(body)();
+  });
+}
+
+WorkerPool::WorkerPool(int max_threads, int nice)
     : max_threads_(std::max(max_threads, 1)), nice_(std::clamp(nice, 0, 19)) {}
 
-BackgroundExecutor::~BackgroundExecutor() {
+WorkerPool::~WorkerPool() {
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&mu_);
@@ -41,13 +49,13 @@ BackgroundExecutor::~BackgroundExecutor() {
   for (std::thread& t : threads) t.join();
 }
 
-int BackgroundExecutor::threads() const {
+int WorkerPool::threads() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(threads_.size());
 }
 
-void BackgroundExecutor::Run(absl::FunctionRef<void()> work) {
-  if (OnBackgroundThread()) {
+void WorkerPool::Run(absl::FunctionRef<void()> work) {
+  if (OnPoolThread()) {
     work();
     return;
   }
@@ -59,19 +67,17 @@ void BackgroundExecutor::Run(absl::FunctionRef<void()> work) {
   done.WaitForNotification();
 }
 
-void BackgroundExecutor::Post(absl::AnyInvocable<void() &&> work) {
+void WorkerPool::Post(absl::AnyInvocable<void() &&> work) {
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(work));
   const size_t waiting = queue_.size() - queue_head_;
   if (static_cast<size_t>(idle_) < waiting &&
       static_cast<int>(threads_.size()) < max_threads_) {
-    threads_.emplace_back([this] { Loop(); });
+    threads_.push_back(StartLoweredThread(nice_, [this] { Loop(); }));
   }
 }
 
-void BackgroundExecutor::Loop() {
-  LowerThisThreadsPriority(nice_);
-  MarkBackgroundThread();
+void WorkerPool::Loop() {
   auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return queue_head_ < queue_.size() || stopping_;
   };

@@ -1,11 +1,12 @@
-#ifndef CUSTRA_SERVER_BACKGROUND_EXECUTOR_H_
-#define CUSTRA_SERVER_BACKGROUND_EXECUTOR_H_
+#ifndef CUSTRA_SERVER_WORKER_POOL_H_
+#define CUSTRA_SERVER_WORKER_POOL_H_
 
 // Two classes of work share the server's cores: unary reads, which a user
 // or a dashboard waits on and which take well under a millisecond, and the
 // calls that may take longer (writes with their fsync, imports, segmentation
-// runs, scoring, model fits). The second class runs here, on threads of
-// lower CPU priority, so that a read never queues for a core behind them:
+// runs, scoring, model fits). Each runs on a WorkerPool of its own, the
+// second one at lower CPU priority, so that a read never queues for a core
+// behind them:
 // the kernel hands the core to the read at once and the background work
 // uses what the reads leave. The priority is the thread's nice value; an
 // unprivileged process can raise it but not lower it again, so background
@@ -26,11 +27,16 @@ namespace custra::server {
 // false if the kernel refused.
 bool LowerThisThreadsPriority(int nice);
 
-// Whether the calling thread runs pooled work (one of a BackgroundExecutor's
+// Whether the calling thread runs pooled work (one of a WorkerPool's
 // threads, or one lowered by the import stream).
-bool OnBackgroundThread();
+bool OnPoolThread();
 // Marks the calling thread as one that runs pooled work.
-void MarkBackgroundThread();
+void MarkPoolThread();
+
+// Starts a thread that runs `body` as pooled work whose priority is `nice`
+// lower (for work with threads of its own, such as an import stream's
+// stages, and for the pools' threads).
+std::thread StartLoweredThread(int nice, absl::AnyInvocable<void() &&> body);
 
 // A pool of threads that runs work for callers, at a priority lowered by
 // `nice` (0: the caller's). Threads are started as work arrives, up to
@@ -38,14 +44,14 @@ void MarkBackgroundThread();
 // Thread-safe. The server has two: one at normal priority for unary reads
 // (served through gRPC's callback API, whose own threads must not block)
 // and one at lower priority for everything else.
-class BackgroundExecutor {
+class WorkerPool {
  public:
   // `nice`: how much lower the threads' priority is (0 to 19).
-  BackgroundExecutor(int max_threads, int nice);
+  WorkerPool(int max_threads, int nice);
   // Waits for queued work and joins the threads.
-  ~BackgroundExecutor();
-  BackgroundExecutor(const BackgroundExecutor&) = delete;
-  BackgroundExecutor& operator=(const BackgroundExecutor&) = delete;
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Runs `work` on a background thread and returns when it has run. Called
   // from a background thread, runs it there at once (no pool thread waits
@@ -75,4 +81,4 @@ class BackgroundExecutor {
 
 }  // namespace custra::server
 
-#endif  // CUSTRA_SERVER_BACKGROUND_EXECUTOR_H_
+#endif  // CUSTRA_SERVER_WORKER_POOL_H_

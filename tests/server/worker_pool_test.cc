@@ -1,4 +1,4 @@
-#include "server/background_executor.h"
+#include "server/worker_pool.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -21,8 +21,8 @@ int ThisThreadsNice() {
   return getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
 }
 
-TEST(BackgroundExecutorTest, RunsWorkOnALowerPriorityThreadAndWaitsForIt) {
-  BackgroundExecutor executor(/*max_threads=*/2, /*nice=*/7);
+TEST(WorkerPoolTest, RunsWorkOnALowerPriorityThreadAndWaitsForIt) {
+  WorkerPool executor(/*max_threads=*/2, /*nice=*/7);
   const int caller_nice = ThisThreadsNice();
   const std::thread::id caller = std::this_thread::get_id();
   std::thread::id ran_on;
@@ -31,18 +31,18 @@ TEST(BackgroundExecutorTest, RunsWorkOnALowerPriorityThreadAndWaitsForIt) {
   executor.Run([&] {
     ran_on = std::this_thread::get_id();
     nice = ThisThreadsNice();
-    background = OnBackgroundThread();
+    background = OnPoolThread();
   });
   // Run returned, so the work has run.
   EXPECT_NE(ran_on, caller);
   EXPECT_TRUE(background);
   EXPECT_EQ(nice, std::min(caller_nice + 7, 19));
   EXPECT_EQ(ThisThreadsNice(), caller_nice);  // The caller is untouched.
-  EXPECT_FALSE(OnBackgroundThread());
+  EXPECT_FALSE(OnPoolThread());
 }
 
-TEST(BackgroundExecutorTest, WorkThatRunsMoreWorkRunsItInPlace) {
-  BackgroundExecutor executor(/*max_threads=*/1, /*nice=*/0);
+TEST(WorkerPoolTest, WorkThatRunsMoreWorkRunsItInPlace) {
+  WorkerPool executor(/*max_threads=*/1, /*nice=*/0);
   std::thread::id outer, inner;
   executor.Run([&] {
     outer = std::this_thread::get_id();
@@ -52,9 +52,9 @@ TEST(BackgroundExecutorTest, WorkThatRunsMoreWorkRunsItInPlace) {
   EXPECT_EQ(inner, outer);
 }
 
-TEST(BackgroundExecutorTest, CallersBeyondTheThreadsWaitTheirTurn) {
+TEST(WorkerPoolTest, CallersBeyondTheThreadsWaitTheirTurn) {
   constexpr int kThreads = 3, kCallers = 24;
-  BackgroundExecutor executor(kThreads, /*nice=*/0);
+  WorkerPool executor(kThreads, /*nice=*/0);
   absl::Mutex mu;
   int running = 0, most_running = 0, done = 0;
   absl::Notification go;
@@ -82,7 +82,7 @@ TEST(BackgroundExecutorTest, CallersBeyondTheThreadsWaitTheirTurn) {
   EXPECT_LE(executor.threads(), kThreads);
 }
 
-TEST(BackgroundExecutorTest, LoweringPriorityIsCappedAtNineteen) {
+TEST(WorkerPoolTest, LoweringPriorityIsCappedAtNineteen) {
   std::thread t([] {
     EXPECT_TRUE(LowerThisThreadsPriority(15));
     EXPECT_TRUE(LowerThisThreadsPriority(15));
