@@ -130,14 +130,18 @@ TenantRegistry::~TenantRegistry() {
 void TenantRegistry::FoldQuietTenants() {
   while (
       !stop_folding_.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
-    std::vector<std::shared_ptr<TenantDatabase>> open;
+    // Weak references: a database counts as in use (and so is not evicted)
+    // only while it is being checked or folded, not for the whole sweep.
+    std::vector<std::weak_ptr<TenantDatabase>> open;
     {
       absl::MutexLock lock(&mu_);
       open.reserve(open_.size());
       for (const auto& [id, entry] : open_) open.push_back(entry.database);
     }
-    for (const auto& database : open) {
-      database->FoldIfIdle(options_.fold_when_quiet);
+    for (const auto& weak : open) {
+      if (std::shared_ptr<TenantDatabase> database = weak.lock()) {
+        database->FoldIfIdle(options_.fold_when_quiet);
+      }
     }
   }
 }
