@@ -114,9 +114,10 @@ class CallGate {
   }
 
   // What a call costs. A read runs at normal priority (ServeTenantRead:
-  // on the read pool). Any other call runs on the background WorkerPool (see
-  // server/worker_pool.h), at lower priority, and a heavy call
-  // also takes one of the tenant's heavy slots first.
+  // on the read pool). A write runs on the write pool and a heavy call on
+  // the heavy pool, both at lower priority and on few threads (see
+  // server/worker_pool.h); a heavy call also takes one of the tenant's
+  // heavy slots first.
   enum class Weight { kRead, kWrite, kHeavy };
 
   // An admitted tenant call: the tenant and its database, and the
@@ -141,11 +142,13 @@ class CallGate {
                                Weight weight = Weight::kWrite) {
     absl::StatusOr<Admission> admission = AdmitTenantCall(context, weight);
     if (!admission.ok()) return ToGrpcStatus(admission.status());
-    if (weight == Weight::kRead || background_ == nullptr) {
-      return ToGrpcStatus(handler(admission->call));
-    }
+    WorkerPool* pool = weight == Weight::kRead    ? nullptr
+                       : weight == Weight::kHeavy ? heavy_
+                                                  : writes_;
+    if (pool == nullptr) return ToGrpcStatus(handler(admission->call));
     absl::Status status;
-    background_->Run([&] { status = handler(admission->call); });
+    pool->Run(admission->call.tenant_id(),
+              [&] { status = handler(admission->call); });
     return ToGrpcStatus(status);
   }
 
@@ -166,7 +169,8 @@ class CallGate {
     if (reads_ == nullptr) {
       serve();
     } else {
-      reads_->Post(std::move(serve));
+      // Queued by the tenant the call names (checked once it runs).
+      reads_->Post(Header(*context, "x-tenant-id"), std::move(serve));
     }
     return reactor;
   }
@@ -211,11 +215,14 @@ class CallGate {
                : request_size_limit_->RefusalFor(context);
   }
 
-  // Where calls other than reads run (null: on the gRPC thread).
-  void set_background(WorkerPool* background) { background_ = background; }
-  // Where unary reads run (null: on the gRPC thread).
+  // Where unary reads, writes and heavy calls run (null: on the gRPC
+  // thread).
   void set_reads(WorkerPool* reads) { reads_ = reads; }
-  WorkerPool* background() const { return background_; }
+  void set_writes(WorkerPool* writes) { writes_ = writes; }
+  void set_heavy(WorkerPool* heavy) { heavy_ = heavy; }
+  // How much lower the priority of writes is (for work with threads of its
+  // own, such as an import stream's stages).
+  int write_nice() const { return writes_ == nullptr ? 0 : writes_->nice(); }
 
   // Where services report what only they know (rows written, fit times);
   // null when the server runs without observability.
@@ -241,8 +248,9 @@ class CallGate {
   const bool heavy_limited_;
   TenantConcurrencyLimiter heavy_limiter_;
   Observability* observability_ = nullptr;
-  WorkerPool* background_ = nullptr;
   WorkerPool* reads_ = nullptr;
+  WorkerPool* writes_ = nullptr;
+  WorkerPool* heavy_ = nullptr;
   const RequestSizeLimit* request_size_limit_ = nullptr;
 };
 

@@ -59,8 +59,10 @@ struct ServerFlags {
   int max_message_bytes = 16 << 20;
   int tenant_concurrency = 32;
   int tenant_heavy_concurrency = 0;
-  int background_threads = 64;
+  int write_threads = 0;
+  int heavy_threads = 0;
   int background_nice = 19;
+  int read_threads = 0;
   double drain_delay_seconds = 0;
   double shutdown_grace_seconds = 10;
   std::string sqlite_synchronous = "full";
@@ -209,16 +211,23 @@ int Run(const ServerFlags& flags) {
   Authenticator authenticator(control->get(), Sha256Hex(*admin_key));
   CallGate gate(&authenticator, registry->get(), flags.tenant_concurrency,
                 flags.tenant_heavy_concurrency);
-  // Outlives the gRPC server (declared before it): calls still running on
-  // it at shutdown finish before it is destroyed.
-  WorkerPool background(flags.background_threads, flags.background_nice);
-  gate.set_background(&background);
+  // The pools outlive the gRPC server (declared before it): calls still
+  // running on them at shutdown finish before they are destroyed.
+  const int cores =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Unary reads: callback-API handlers whose work runs here, at normal
   // priority. Reads are short, so a few threads per core keep the cores
   // busy while one waits (for a fold, or a page from disk).
-  WorkerPool reads(
-      4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
-      /*nice=*/0);
+  WorkerPool reads(flags.read_threads > 0 ? flags.read_threads : 4 * cores,
+                   /*nice=*/0);
+  // Writes and heavy calls: few threads each, at lower priority. Calls
+  // beyond them wait (tenants in turn) instead of taking cores from reads.
+  WorkerPool writes(flags.write_threads > 0 ? flags.write_threads : cores,
+                    flags.background_nice);
+  WorkerPool heavy(flags.heavy_threads > 0 ? flags.heavy_threads : cores,
+                   flags.background_nice);
+  gate.set_writes(&writes);
+  gate.set_heavy(&heavy);
   gate.set_reads(&reads);
   Observability::Options observability_options;
   observability_options.metrics_listen = flags.metrics_listen;
@@ -354,15 +363,27 @@ int main(int argc, char** argv) {
                  "Calls in flight per tenant before RESOURCE_EXHAUSTED")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app.add_option("--background-threads", flags.background_threads,
-                 "Threads that run every call other than a unary read "
-                 "(writes, imports, segmentation runs, scoring, fits) at "
-                 "lower CPU priority; more such calls wait in turn")
-      ->check(CLI::Range(1, 4096))
+  app.add_option("--write-threads", flags.write_threads,
+                 "Threads that run writes (ingestion, opportunities, "
+                 "imports' commits) at lower CPU priority; more writes wait, "
+                 "tenants in turn (0: one per core)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app.add_option("--heavy-threads", flags.heavy_threads,
+                 "Threads that run heavy calls (segmentation runs, scoring, "
+                 "model fits) at lower CPU priority; more wait, tenants in "
+                 "turn (0: one per core)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app.add_option("--read-threads", flags.read_threads,
+                 "Threads that run unary reads at normal priority (0: four "
+                 "per core)")
+      ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   app.add_option("--background-nice", flags.background_nice,
-                 "How much lower than the reads' the CPU priority of those "
-                 "threads is (a nice value; 0: the same), so that reads get "
+                 "How much lower than the reads' the CPU priority of the "
+                 "write and heavy threads is (a nice value; 0: the same), so "
+                 "that reads get "
                  "a core first")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();

@@ -32,7 +32,7 @@ TransactionImportReactor::TransactionImportReactor(
   MaybeStartRead();
   // An import is background work (see server/worker_pool.h): its
   // two threads run at the background pool's lower priority.
-  const int nice = gate_->background() ? gate_->background()->nice() : 0;
+  const int nice = gate_->write_nice();
   preparer_ = StartLoweredThread(nice, [this] { PrepareBatches(); });
   committer_ = StartLoweredThread(nice, [this] { CommitBatches(); });
 }

@@ -54,46 +54,60 @@ int WorkerPool::threads() const {
   return static_cast<int>(threads_.size());
 }
 
-void WorkerPool::Run(absl::FunctionRef<void()> work) {
+void WorkerPool::Run(absl::string_view queue, absl::FunctionRef<void()> work) {
   if (OnPoolThread()) {
     work();
     return;
   }
   absl::Notification done;
-  Post([work, &done] {
+  Post(queue, [work, &done] {
     work();
     done.Notify();
   });
   done.WaitForNotification();
 }
 
-void WorkerPool::Post(absl::AnyInvocable<void() &&> work) {
+void WorkerPool::Post(absl::string_view queue,
+                      absl::AnyInvocable<void() &&> work) {
   absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(work));
-  const size_t waiting = queue_.size() - queue_head_;
-  if (static_cast<size_t>(idle_) < waiting &&
+  std::deque<Work>& waiting = queues_[queue];
+  if (waiting.empty()) turns_.emplace_back(queue);
+  waiting.push_back(std::move(work));
+  ++waiting_;
+  if (static_cast<size_t>(idle_) < waiting_ &&
       static_cast<int>(threads_.size()) < max_threads_) {
     threads_.push_back(StartLoweredThread(nice_, [this] { Loop(); }));
   }
 }
 
+WorkerPool::Work WorkerPool::TakeNext() {
+  std::string name = std::move(turns_.front());
+  turns_.pop_front();
+  auto it = queues_.find(name);
+  Work work = std::move(it->second.front());
+  it->second.pop_front();
+  if (it->second.empty()) {
+    queues_.erase(it);
+  } else {
+    turns_.push_back(std::move(name));  // Its next task waits a round.
+  }
+  --waiting_;
+  return work;
+}
+
 void WorkerPool::Loop() {
   auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return queue_head_ < queue_.size() || stopping_;
+    return waiting_ > 0 || stopping_;
   };
   while (true) {
-    absl::AnyInvocable<void() &&> work;
+    Work work;
     {
       absl::MutexLock lock(&mu_);
       ++idle_;
       mu_.Await(absl::Condition(&has_work));
       --idle_;
-      if (queue_head_ == queue_.size()) return;  // Stopping, nothing left.
-      work = std::move(queue_[queue_head_++]);
-      if (queue_head_ == queue_.size()) {
-        queue_.clear();
-        queue_head_ = 0;
-      }
+      if (waiting_ == 0) return;  // Stopping, nothing left.
+      work = TakeNext();
     }
     std::move(work)();
   }

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -28,7 +30,7 @@ TEST(WorkerPoolTest, RunsWorkOnALowerPriorityThreadAndWaitsForIt) {
   std::thread::id ran_on;
   int nice = 0;
   bool background = false;
-  executor.Run([&] {
+  executor.Run("tenant-a", [&] {
     ran_on = std::this_thread::get_id();
     nice = ThisThreadsNice();
     background = OnPoolThread();
@@ -44,10 +46,10 @@ TEST(WorkerPoolTest, RunsWorkOnALowerPriorityThreadAndWaitsForIt) {
 TEST(WorkerPoolTest, WorkThatRunsMoreWorkRunsItInPlace) {
   WorkerPool executor(/*max_threads=*/1, /*nice=*/0);
   std::thread::id outer, inner;
-  executor.Run([&] {
+  executor.Run("tenant-a", [&] {
     outer = std::this_thread::get_id();
     // With one thread, queueing this would wait for itself forever.
-    executor.Run([&] { inner = std::this_thread::get_id(); });
+    executor.Run("tenant-b", [&] { inner = std::this_thread::get_id(); });
   });
   EXPECT_EQ(inner, outer);
 }
@@ -60,9 +62,9 @@ TEST(WorkerPoolTest, CallersBeyondTheThreadsWaitTheirTurn) {
   absl::Notification go;
   std::vector<std::thread> callers;
   for (int i = 0; i < kCallers; ++i) {
-    callers.emplace_back([&] {
+    callers.emplace_back([&, i] {
       go.WaitForNotification();
-      executor.Run([&] {
+      executor.Run(i % 2 == 0 ? "tenant-a" : "tenant-b", [&] {
         {
           absl::MutexLock lock(&mu);
           most_running = std::max(most_running, ++running);
@@ -80,6 +82,36 @@ TEST(WorkerPoolTest, CallersBeyondTheThreadsWaitTheirTurn) {
   EXPECT_LE(most_running, kThreads);
   EXPECT_GE(most_running, 2);  // The pool did run work side by side.
   EXPECT_LE(executor.threads(), kThreads);
+}
+
+TEST(WorkerPoolTest, QueuesTakeTurns) {
+  WorkerPool executor(/*max_threads=*/1, /*nice=*/0);
+  absl::Notification release;
+  absl::Mutex mu;
+  std::vector<std::string> order;
+  auto record = [&](std::string what) {
+    return [&, what] {
+      absl::MutexLock lock(&mu);
+      order.push_back(what);
+    };
+  };
+  // The only thread is busy while the queues fill.
+  executor.Post("blocker", [&] { release.WaitForNotification(); });
+  for (int i = 1; i <= 4; ++i) {
+    executor.Post("tenant-a", record(absl::StrCat("a", i)));
+  }
+  executor.Post("tenant-b", record("b1"));
+  executor.Post("tenant-c", record("c1"));
+  executor.Post("tenant-b", record("b2"));
+  release.Notify();
+  absl::Notification done;
+  executor.Post("tenant-a", [&] { done.Notify(); });
+  done.WaitForNotification();
+  // One task per queue per round, each queue in arrival order: tenant-a's
+  // backlog does not hold tenant-b and tenant-c back.
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(order, (std::vector<std::string>{"a1", "b1", "c1", "a2", "b2", "a3",
+                                             "a4"}));
 }
 
 TEST(WorkerPoolTest, LoweringPriorityIsCappedAtNineteen) {
