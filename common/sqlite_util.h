@@ -33,8 +33,11 @@ struct SqliteOptions {
   // small for the random customer updates of a large import). Memory is
   // taken only as pages are used.
   int cache_kib = 64 * 1024;
-  // Bytes of the database file read through mmap (0: none).
-  int64_t mmap_bytes = int64_t{256} << 20;
+  // Bytes of the database file read through mmap (0: none, the default:
+  // pages are read into the page cache above, which the memory budget
+  // bounds; mapped pages would count in the process's RSS as the database
+  // grows).
+  int64_t mmap_bytes = 0;
   // Create the file if it does not exist.
   bool create = true;
   // Open for reading only (a database that exists, in WAL mode already).

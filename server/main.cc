@@ -67,6 +67,7 @@ struct ServerFlags {
   double shutdown_grace_seconds = 10;
   std::string sqlite_synchronous = "full";
   int64_t sqlite_memory_mib = 256;
+  int64_t sqlite_mmap_mib = 0;
   std::string port_file;
   std::string metrics_listen;
   std::string access_log;
@@ -189,6 +190,7 @@ int Run(const ServerFlags& flags) {
   if (!credentials.ok()) return Fail(credentials.status().message());
 
   SqliteOptions sqlite;
+  sqlite.mmap_bytes = flags.sqlite_mmap_mib << 20;
   if (flags.sqlite_synchronous == "normal") {
     sqlite.synchronous = SqliteSynchronous::kNormal;
   } else if (flags.sqlite_synchronous != "full") {
@@ -411,6 +413,13 @@ int main(int argc, char** argv) {
                  "Memory budget of all SQLite databases together (page "
                  "caches), in MiB; a soft limit")
       ->check(CLI::Range(int64_t{16}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--sqlite-mmap-mib", flags.sqlite_mmap_mib,
+                 "Bytes of each database file read through a memory map, in "
+                 "MiB (0: none). Mapped pages are the kernel's page cache but "
+                 "count in the server's RSS; with 0 reads go through SQLite's "
+                 "page caches, which --sqlite-memory-mib bounds")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
   app.add_option("--port-file", flags.port_file,
                  "Write the bound port to this file once listening");

@@ -29,6 +29,18 @@ TEST(SqliteUtilTest, OpenSetsWalBusyTimeoutAndForeignKeys) {
   EXPECT_EQ((*db)->execAndGet("PRAGMA synchronous").getInt(), 2);  // FULL
 }
 
+TEST(SqliteUtilTest, ReadsGoThroughThePageCacheUnlessAMapIsAskedFor) {
+  TempDir dir;
+  auto plain = OpenSqlite((dir.path() / "a.db").string(), SqliteOptions());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ((*plain)->execAndGet("PRAGMA mmap_size").getInt64(), 0);
+  SqliteOptions mapped;
+  mapped.mmap_bytes = int64_t{8} << 20;
+  auto db = OpenSqlite((dir.path() / "b.db").string(), mapped);
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ((*db)->execAndGet("PRAGMA mmap_size").getInt64(), int64_t{8} << 20);
+}
+
 TEST(SqliteUtilTest, PreparedStatementsAreReusedWithoutTheirBindings) {
   TempDir dir;
   auto db = OpenSqlite((dir.path() / "a.db").string(), SqliteOptions());
