@@ -241,6 +241,12 @@ int Run(const ServerFlags& flags) {
   observability_options.open_tenants = [tenant_registry] {
     return static_cast<int64_t>(tenant_registry->open_count());
   };
+  observability_options.pools = [&reads, &writes, &heavy] {
+    using PoolLoad = Observability::Options::PoolLoad;
+    return std::vector<PoolLoad>{{"read", reads.threads(), reads.queued()},
+                                 {"write", writes.threads(), writes.queued()},
+                                 {"heavy", heavy.threads(), heavy.queued()}};
+  };
   auto observability = Observability::Create(observability_options);
   if (!observability.ok()) return Fail(observability.status().message());
   gate.set_observability(observability->get());

@@ -201,6 +201,17 @@ Observability::Observability(Options options)
                            "--max-open-tenants)")
                        .Register(*registry_)
                        .Add({});
+  pool_threads_ = &prometheus::BuildGauge()
+                       .Name("custra_worker_threads")
+                       .Help(
+                           "Threads of a worker pool (read, write, heavy); "
+                           "bounded by --read-threads, --write-threads, "
+                           "--heavy-threads")
+                       .Register(*registry_);
+  pool_queued_ = &prometheus::BuildGauge()
+                      .Name("custra_worker_queued_calls")
+                      .Help("Calls waiting for a thread of a worker pool")
+                      .Register(*registry_);
   fit_seconds_ = &prometheus::BuildHistogram()
                       .Name("custra_model_fit_seconds")
                       .Help("Customer-value model fit durations, by model")
@@ -268,6 +279,12 @@ void Observability::CallFinished(const CallRecord& r) {
   }
   if (options_.open_tenants) {
     open_tenants_->Set(static_cast<double>(options_.open_tenants()));
+  }
+  if (options_.pools) {
+    for (const Options::PoolLoad& p : options_.pools()) {
+      pool_threads_->Add({{"pool", p.pool}}).Set(p.threads);
+      pool_queued_->Add({{"pool", p.pool}}).Set(static_cast<double>(p.queued));
+    }
   }
   if (!log_to_stderr_ && options_.access_log.empty()) return;
   const std::string line = absl::StrCat(

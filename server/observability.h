@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -40,6 +41,13 @@ class Observability {
     std::string access_log;
     // Reports the number of open tenant databases at each scrape.
     std::function<int64_t()> open_tenants;
+    // Reports the worker pools' threads and queued calls.
+    struct PoolLoad {
+      std::string pool;
+      int threads = 0;
+      int64_t queued = 0;
+    };
+    std::function<std::vector<PoolLoad>()> pools;
   };
 
   // INVALID_ARGUMENT / UNAVAILABLE when the endpoint cannot listen or the
@@ -87,6 +95,8 @@ class Observability {
   prometheus::Family<prometheus::Counter>* tenant_rows_ = nullptr;
   prometheus::Counter* rows_ = nullptr;
   prometheus::Gauge* open_tenants_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* pool_threads_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* pool_queued_ = nullptr;
   prometheus::Family<prometheus::Histogram>* fit_seconds_ = nullptr;
 
   absl::Mutex log_mu_;

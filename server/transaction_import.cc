@@ -30,8 +30,9 @@ TransactionImportReactor::TransactionImportReactor(
     grpc::CallbackServerContext* context, CallGate* gate)
     : context_(context), gate_(gate) {
   MaybeStartRead();
-  // An import is background work (see server/worker_pool.h): its
-  // two threads run at the background pool's lower priority.
+  // An import is background work (see server/worker_pool.h): its two
+  // threads run at the write pool's lower priority (threads of their own:
+  // a long import must not hold a write-pool thread).
   const int nice = gate_->write_nice();
   preparer_ = StartLoweredThread(nice, [this] { PrepareBatches(); });
   committer_ = StartLoweredThread(nice, [this] { CommitBatches(); });

@@ -54,6 +54,11 @@ int WorkerPool::threads() const {
   return static_cast<int>(threads_.size());
 }
 
+int64_t WorkerPool::queued() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(waiting_);
+}
+
 void WorkerPool::Run(absl::string_view queue, absl::FunctionRef<void()> work) {
   if (OnPoolThread()) {
     work();

@@ -4,11 +4,12 @@
 // Two classes of work share the server's cores: unary reads, which a user
 // or a dashboard waits on and which take well under a millisecond, and the
 // calls that may take longer (writes with their fsync, imports, segmentation
-// runs, scoring, model fits). Each runs on a WorkerPool of its own, the
-// second one at lower CPU priority, so that a read never queues for a core
-// behind them:
-// the kernel hands the core to the read at once and the background work
-// uses what the reads leave. The priority is the thread's nice value; an
+// runs, scoring, model fits). Reads run on a WorkerPool at normal priority;
+// writes and heavy calls each on a WorkerPool of a few threads at lower CPU
+// priority, so that a read never queues for a core behind them: the kernel
+// hands the core to the read at once and the background work uses what the
+// reads leave, and a backlog of writes waits in its pool's queues rather
+// than as runnable threads. The priority is the thread's nice value; an
 // unprivileged process can raise it but not lower it again, so background
 // work keeps threads of its own instead of renicing the gRPC threads.
 
@@ -75,6 +76,8 @@ class WorkerPool {
   int nice() const { return nice_; }
   // Threads started so far (for tests and metrics).
   int threads() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Work queued and not started yet (for metrics).
+  int64_t queued() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   using Work = absl::AnyInvocable<void() &&>;

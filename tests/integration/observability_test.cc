@@ -92,7 +92,8 @@ TEST(ObservabilityTest, MetricsMoveAndTheAccessLogHasOneLinePerCall) {
   options.data_dir = dir.path() / "data";
   options.extra_args = {
       absl::StrCat("--metrics-listen=127.0.0.1:", metrics_port),
-      "--access-log=" + log_path};
+      "--access-log=" + log_path, "--read-threads=2", "--write-threads=1",
+      "--heavy-threads=1"};
   auto server = ServerProcess::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
 
@@ -158,6 +159,15 @@ TEST(ObservabilityTest, MetricsMoveAndTheAccessLogHasOneLinePerCall) {
   EXPECT_EQ(Sample(after, "custra_import_rows_total"), 3);
   EXPECT_GE(Sample(after, "custra_tenant_requests_total{tenant=\"acme\"}"), 3);
   EXPECT_EQ(Sample(after, "custra_open_tenant_databases"), 1);
+  // The write ran on the write pool, the refused read on the read pool
+  // (admission runs there); no heavy call came.
+  EXPECT_EQ(Sample(after, "custra_worker_threads{pool=\"write\"}"), 1);
+  EXPECT_EQ(Sample(after, "custra_worker_threads{pool=\"heavy\"}"), 0);
+  const double read_threads =
+      Sample(after, "custra_worker_threads{pool=\"read\"}");
+  EXPECT_GE(read_threads, 1);
+  EXPECT_LE(read_threads, 2);
+  EXPECT_EQ(Sample(after, "custra_worker_queued_calls{pool=\"write\"}"), 0);
   EXPECT_EQ(Sample(after, "custra_rpc_in_flight"), 0);
   EXPECT_EQ(Sample(after,
                    "custra_rpc_latency_seconds_count{method=\"/"
