@@ -383,6 +383,8 @@ absl::StatusOr<Deals> LoadDeals(OpportunityStore& store,
         {FromTimestamp(c.change_time()), c.from_stage_id(), c.to_stage_id()});
   }
   Deals deals;
+  deals.protos.reserve(records.size());
+  deals.facts.reserve(records.size());
   for (const OpportunityRecord& r : records) {
     CUSTRA_ASSIGN_OR_RETURN(v1::Opportunity o, ParseOpportunity(r));
     if (!Matches(o, terms)) continue;
@@ -420,6 +422,8 @@ absl::StatusOr<Deals> LoadDeals(OpportunityStore& store,
            std::make_pair(y.seconds(), y.nanos());
   });
   Deals sorted;
+  sorted.protos.reserve(order.size());
+  sorted.facts.reserve(order.size());
   for (size_t i : order) {
     sorted.protos.push_back(std::move(deals.protos[i]));
     sorted.facts.push_back(std::move(deals.facts[i]));
