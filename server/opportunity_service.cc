@@ -365,17 +365,25 @@ bool Matches(const v1::Opportunity& o, const std::vector<FilterTerm>& terms) {
 // Every opportunity (filtered) with its history, as the analytics read it.
 struct Deals {
   std::vector<v1::Opportunity> protos;
-  std::vector<OpportunityFacts> facts;
+  std::vector<OpportunityFacts> facts;  // Empty when not asked for.
 };
 
+// What LoadDeals reads: the opportunities only (a listing), or also their
+// facts and stage histories (the analytics).
+enum class DealParts { kProtos, kProtosAndFacts };
+
 absl::StatusOr<Deals> LoadDeals(OpportunityStore& store,
-                                absl::string_view filter) {
+                                absl::string_view filter,
+                                DealParts parts = DealParts::kProtosAndFacts) {
+  const bool with_facts = parts == DealParts::kProtosAndFacts;
   CUSTRA_ASSIGN_OR_RETURN(std::vector<FilterTerm> terms,
                           OpportunityFilter(filter));
   CUSTRA_ASSIGN_OR_RETURN(std::vector<OpportunityRecord> records,
                           store.AllOpportunities());
-  CUSTRA_ASSIGN_OR_RETURN(std::vector<LogRecord> changes,
-                          store.AllStageChanges());
+  std::vector<LogRecord> changes;
+  if (with_facts) {
+    CUSTRA_ASSIGN_OR_RETURN(changes, store.AllStageChanges());
+  }
   std::map<std::string, std::vector<StageChangeFact>> history;
   for (const LogRecord& r : changes) {
     const v1::OpportunityStageChange c = ParseChange(r);
@@ -384,10 +392,14 @@ absl::StatusOr<Deals> LoadDeals(OpportunityStore& store,
   }
   Deals deals;
   deals.protos.reserve(records.size());
-  deals.facts.reserve(records.size());
+  if (with_facts) deals.facts.reserve(records.size());
   for (const OpportunityRecord& r : records) {
     CUSTRA_ASSIGN_OR_RETURN(v1::Opportunity o, ParseOpportunity(r));
     if (!Matches(o, terms)) continue;
+    if (!with_facts) {
+      deals.protos.push_back(std::move(o));
+      continue;
+    }
     OpportunityFacts f;
     f.id = o.id();
     f.customer_id = o.customer_id();
@@ -423,10 +435,10 @@ absl::StatusOr<Deals> LoadDeals(OpportunityStore& store,
   });
   Deals sorted;
   sorted.protos.reserve(order.size());
-  sorted.facts.reserve(order.size());
+  if (with_facts) sorted.facts.reserve(order.size());
   for (size_t i : order) {
     sorted.protos.push_back(std::move(deals.protos[i]));
-    sorted.facts.push_back(std::move(deals.facts[i]));
+    if (with_facts) sorted.facts.push_back(std::move(deals.facts[i]));
   }
   return sorted;
 }
@@ -461,9 +473,9 @@ absl::StatusOr<std::vector<CalibratedStage>> CalibratedFor(
 }
 
 // Pages `items` from `offset`: adds items[offset, offset + size) and sets
-// the next token.
+// the next token. `add` may move an item out.
 template <typename Item, typename Add>
-void PageOut(const std::vector<Item>& items, int64_t offset, int size,
+void PageOut(std::vector<Item>& items, int64_t offset, int size,
              const std::string& kind, const std::string& digest, Add add,
              std::string* next_token) {
   const int64_t end =
@@ -715,12 +727,12 @@ grpc::ServerUnaryReactor* OpportunityServiceImpl::ListOpportunities(
         TenantDatabase::ReadSession session(call.database.get(),
                                             TenantDatabase::Purpose::kAsIs);
         OpportunityStore store(&session.db());
-        CUSTRA_ASSIGN_OR_RETURN(Deals deals,
-                                LoadDeals(store, request->filter()));
+        CUSTRA_ASSIGN_OR_RETURN(Deals deals, LoadDeals(store, request->filter(),
+                                                       DealParts::kProtos));
         PageOut(
             deals.protos, offset, page_size, "opportunities", digest,
-            [&](const v1::Opportunity& o) {
-              *response->add_opportunities() = o;
+            [&](v1::Opportunity& o) {
+              *response->add_opportunities() = std::move(o);
             },
             response->mutable_next_page_token());
         return absl::OkStatus();
