@@ -266,8 +266,9 @@ int Run(const ServerFlags& flags) {
   // Writes run on the sync API: each call holds a sync-server thread while
   // it waits for the write pool. gRPC keeps at most MAX_POLLERS (default 2)
   // of those threads idle and ends the others, so a backlog of writes made
-  // it start and end a thread per call (about 500/s under the load driver),
-  // stealing cores from reads. Idle threads cost a stack each.
+  // it start and end a thread for nearly every call (388 thread starts/s
+  // under the load driver, 52/s with this), stealing cores from reads. Idle
+  // threads cost a stack each.
   builder.SetSyncServerOption(
       grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kSyncIdleThreads);
   int port = 0;
@@ -382,9 +383,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--write-threads", flags.write_threads,
-                 "Threads that run writes (ingestion, opportunities, "
-                 "imports' commits) at lower CPU priority; more writes wait, "
-                 "tenants in turn (0: one per core)")
+                 "Threads that run unary writes (ingestion, opportunities, "
+                 "accounts) at lower CPU priority; more writes wait, tenants "
+                 "in turn (0: one per core). Import streams have threads of "
+                 "their own")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   app.add_option("--heavy-threads", flags.heavy_threads,
@@ -400,9 +402,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--background-nice", flags.background_nice,
                  "How much lower than the reads' the CPU priority of the "
-                 "write and heavy threads is (a nice value; 0: the same), so "
-                 "that reads get "
-                 "a core first")
+                 "write, heavy and import threads is (a nice value; 0: the "
+                 "same), so that reads get a core first")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
   app.add_option("--tenant-heavy-concurrency", flags.tenant_heavy_concurrency,

@@ -201,17 +201,23 @@ Observability::Observability(Options options)
                            "--max-open-tenants)")
                        .Register(*registry_)
                        .Add({});
-  pool_threads_ = &prometheus::BuildGauge()
-                       .Name("custra_worker_threads")
-                       .Help(
-                           "Threads of a worker pool (read, write, heavy); "
-                           "bounded by --read-threads, --write-threads, "
-                           "--heavy-threads")
+  if (options_.pools) {
+    auto& threads = prometheus::BuildGauge()
+                        .Name("custra_worker_threads")
+                        .Help(
+                            "Threads of a worker pool (read, write, heavy); "
+                            "bounded by --read-threads, --write-threads, "
+                            "--heavy-threads")
+                        .Register(*registry_);
+    auto& queued = prometheus::BuildGauge()
+                       .Name("custra_worker_queued_calls")
+                       .Help("Calls waiting for a thread of a worker pool")
                        .Register(*registry_);
-  pool_queued_ = &prometheus::BuildGauge()
-                      .Name("custra_worker_queued_calls")
-                      .Help("Calls waiting for a thread of a worker pool")
-                      .Register(*registry_);
+    for (const Options::PoolLoad& p : options_.pools()) {
+      pool_gauges_.emplace_back(&threads.Add({{"pool", p.pool}}),
+                                &queued.Add({{"pool", p.pool}}));
+    }
+  }
   fit_seconds_ = &prometheus::BuildHistogram()
                       .Name("custra_model_fit_seconds")
                       .Help("Customer-value model fit durations, by model")
@@ -281,9 +287,10 @@ void Observability::CallFinished(const CallRecord& r) {
     open_tenants_->Set(static_cast<double>(options_.open_tenants()));
   }
   if (options_.pools) {
-    for (const Options::PoolLoad& p : options_.pools()) {
-      pool_threads_->Add({{"pool", p.pool}}).Set(p.threads);
-      pool_queued_->Add({{"pool", p.pool}}).Set(static_cast<double>(p.queued));
+    const std::vector<Options::PoolLoad> pools = options_.pools();
+    for (size_t i = 0; i < pools.size() && i < pool_gauges_.size(); ++i) {
+      pool_gauges_[i].first->Set(pools[i].threads);
+      pool_gauges_[i].second->Set(static_cast<double>(pools[i].queued));
     }
   }
   if (!log_to_stderr_ && options_.access_log.empty()) return;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -41,7 +42,8 @@ class Observability {
     std::string access_log;
     // Reports the number of open tenant databases at each scrape.
     std::function<int64_t()> open_tenants;
-    // Reports the worker pools' threads and queued calls.
+    // Reports the worker pools' threads and queued calls: the same pools,
+    // in the same order, on every call.
     struct PoolLoad {
       std::string pool;
       int threads = 0;
@@ -95,8 +97,9 @@ class Observability {
   prometheus::Family<prometheus::Counter>* tenant_rows_ = nullptr;
   prometheus::Counter* rows_ = nullptr;
   prometheus::Gauge* open_tenants_ = nullptr;
-  prometheus::Family<prometheus::Gauge>* pool_threads_ = nullptr;
-  prometheus::Family<prometheus::Gauge>* pool_queued_ = nullptr;
+  // One pair (threads, queued calls) per pool of Options::pools, in its
+  // order: the labelled series are looked up once, not per call.
+  std::vector<std::pair<prometheus::Gauge*, prometheus::Gauge*>> pool_gauges_;
   prometheus::Family<prometheus::Histogram>* fit_seconds_ = nullptr;
 
   absl::Mutex log_mu_;
