@@ -222,7 +222,9 @@ class CallGate {
   void set_heavy(WorkerPool* heavy) { heavy_ = heavy; }
   // How much lower the priority of writes is (for work with threads of its
   // own, such as an import stream's stages).
-  int write_nice() const { return writes_ == nullptr ? 0 : writes_->nice(); }
+  BackgroundPriority write_priority() const {
+    return writes_ == nullptr ? BackgroundPriority{} : writes_->priority();
+  }
 
   // Where services report what only they know (rows written, fit times);
   // null when the server runs without observability.

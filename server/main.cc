@@ -62,6 +62,7 @@ struct ServerFlags {
   int write_threads = 0;
   int heavy_threads = 0;
   int background_nice = 19;
+  bool background_idle = true;
   int read_threads = 0;
   double drain_delay_seconds = 0;
   double shutdown_grace_seconds = 10;
@@ -223,14 +224,18 @@ int Run(const ServerFlags& flags) {
   // Unary reads: callback-API handlers whose work runs here, at normal
   // priority. Reads are short, so a few threads per core keep the cores
   // busy while one waits (for a fold, or a page from disk).
-  WorkerPool reads(flags.read_threads > 0 ? flags.read_threads : 4 * cores,
-                   /*nice=*/0);
+  WorkerPool reads("custra-read",
+                   flags.read_threads > 0 ? flags.read_threads : 4 * cores);
   // Writes and heavy calls: few threads each, at lower priority. Calls
   // beyond them wait (tenants in turn) instead of taking cores from reads.
-  WorkerPool writes(flags.write_threads > 0 ? flags.write_threads : cores,
-                    flags.background_nice);
-  WorkerPool heavy(flags.heavy_threads > 0 ? flags.heavy_threads : cores,
-                   flags.background_nice);
+  const BackgroundPriority background{flags.background_nice,
+                                      flags.background_idle};
+  WorkerPool writes("custra-write",
+                    flags.write_threads > 0 ? flags.write_threads : cores,
+                    background);
+  WorkerPool heavy("custra-heavy",
+                   flags.heavy_threads > 0 ? flags.heavy_threads : cores,
+                   background);
   gate.set_writes(&writes);
   gate.set_heavy(&heavy);
   gate.set_reads(&reads);
@@ -405,6 +410,12 @@ int main(int argc, char** argv) {
                  "write, heavy and import threads is (a nice value; 0: the "
                  "same), so that reads get a core first")
       ->check(CLI::Range(0, 19))
+      ->capture_default_str();
+  app.add_option("--background-idle", flags.background_idle,
+                 "Also run the write, heavy and import threads under the "
+                 "SCHED_IDLE policy: a read then preempts them at once, "
+                 "where a nice value alone leaves them time slices that a "
+                 "read waits behind (false: the nice value only)")
       ->capture_default_str();
   app.add_option("--tenant-heavy-concurrency", flags.tenant_heavy_concurrency,
                  "Heavy calls (segmentation runs, structure reports, "

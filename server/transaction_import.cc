@@ -33,9 +33,11 @@ TransactionImportReactor::TransactionImportReactor(
   // An import is background work (see server/worker_pool.h): its two
   // threads run at the write pool's lower priority (threads of their own:
   // a long import must not hold a write-pool thread).
-  const int nice = gate_->write_nice();
-  preparer_ = StartLoweredThread(nice, [this] { PrepareBatches(); });
-  committer_ = StartLoweredThread(nice, [this] { CommitBatches(); });
+  const BackgroundPriority priority = gate_->write_priority();
+  preparer_ = StartLoweredThread("custra-import", priority,
+                                 [this] { PrepareBatches(); });
+  committer_ = StartLoweredThread("custra-import", priority,
+                                  [this] { CommitBatches(); });
 }
 
 void TransactionImportReactor::MaybeStartRead() {

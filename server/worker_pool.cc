@@ -1,10 +1,13 @@
 #include "server/worker_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <utility>
 
 #include "absl/synchronization/notification.h"
@@ -15,29 +18,42 @@ namespace {
 thread_local bool on_pool_thread = false;
 }  // namespace
 
-bool LowerThisThreadsPriority(int nice) {
-  if (nice <= 0) return true;
+bool LowerThisThreadsPriority(BackgroundPriority priority) {
+  bool ok = true;
+  if (priority.idle) {
+    // The policy of the calling thread (pid 0); the nice value is kept.
+    sched_param param{};
+    ok = sched_setscheduler(0, SCHED_IDLE, &param) == 0;
+  }
+  if (priority.nice <= 0) return ok;
   // On Linux the nice value is a property of the thread (its tid).
   const auto tid = static_cast<id_t>(syscall(SYS_gettid));
   errno = 0;
   const int current = getpriority(PRIO_PROCESS, tid);
   if (current == -1 && errno != 0) return false;
-  return setpriority(PRIO_PROCESS, tid, std::min(current + nice, 19)) == 0;
+  return setpriority(PRIO_PROCESS, tid,
+                     std::min(current + priority.nice, 19)) == 0 &&
+         ok;
 }
 
 bool OnPoolThread() { return on_pool_thread; }
 void MarkPoolThread() { on_pool_thread = true; }
 
-std::thread StartLoweredThread(int nice, absl::AnyInvocable<void() &&> body) {
-  return std::thread([nice, body = std::move(body)]() mutable {
-    LowerThisThreadsPriority(nice);
+std::thread StartLoweredThread(const char* name, BackgroundPriority priority,
+                               absl::AnyInvocable<void() &&> body) {
+  return std::thread([name, priority, body = std::move(body)]() mutable {
+    pthread_setname_np(pthread_self(), name);
+    LowerThisThreadsPriority(priority);
     MarkPoolThread();
     std::move(body)();
   });
 }
 
-WorkerPool::WorkerPool(int max_threads, int nice)
-    : max_threads_(std::max(max_threads, 1)), nice_(std::clamp(nice, 0, 19)) {}
+WorkerPool::WorkerPool(const char* name, int max_threads,
+                       BackgroundPriority priority)
+    : name_(name),
+      max_threads_(std::max(max_threads, 1)),
+      priority_{std::clamp(priority.nice, 0, 19), priority.idle} {}
 
 WorkerPool::~WorkerPool() {
   std::vector<std::thread> threads;
@@ -81,7 +97,8 @@ void WorkerPool::Post(absl::string_view queue,
   ++waiting_;
   if (static_cast<size_t>(idle_) < waiting_ &&
       static_cast<int>(threads_.size()) < max_threads_) {
-    threads_.push_back(StartLoweredThread(nice_, [this] { Loop(); }));
+    threads_.push_back(
+        StartLoweredThread(name_, priority_, [this] { Loop(); }));
   }
 }
 

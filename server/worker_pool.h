@@ -9,9 +9,13 @@
 // priority, so that a read never queues for a core behind them: the kernel
 // hands the core to the read at once and the background work uses what the
 // reads leave, and a backlog of writes waits in its pool's queues rather
-// than as runnable threads. The priority is the thread's nice value; an
-// unprivileged process can raise it but not lower it again, so background
-// work keeps threads of its own instead of renicing the gRPC threads.
+// than as runnable threads. The priority is the thread's nice value and,
+// by default, the SCHED_IDLE policy: a nice value alone still leaves the
+// background threads whole time slices that a woken read waits behind,
+// while the kernel preempts a SCHED_IDLE thread as soon as a normal one
+// can run. An unprivileged process can lower a thread's priority but not
+// raise it again, so background work keeps threads of its own instead of
+// lowering the gRPC threads'.
 
 #include <cstdint>
 #include <deque>
@@ -28,9 +32,15 @@
 
 namespace custra::server {
 
-// Raises the calling thread's nice value by `nice` (0: leaves it). Returns
-// false if the kernel refused.
-bool LowerThisThreadsPriority(int nice);
+// How much lower than its creator's a thread's CPU priority is.
+struct BackgroundPriority {
+  int nice = 0;       // Added to the nice value (the result is capped at 19).
+  bool idle = false;  // Also the SCHED_IDLE policy.
+};
+
+// Lowers the calling thread's priority by `priority` (a zero nice and no
+// idle: leaves it). Returns false if the kernel refused.
+bool LowerThisThreadsPriority(BackgroundPriority priority);
 
 // Whether the calling thread runs pooled work (one of a WorkerPool's
 // threads, or one lowered by the import stream).
@@ -38,13 +48,15 @@ bool OnPoolThread();
 // Marks the calling thread as one that runs pooled work.
 void MarkPoolThread();
 
-// Starts a thread that runs `body` as pooled work whose priority is `nice`
-// lower (for work with threads of its own, such as an import stream's
-// stages, and for the pools' threads).
-std::thread StartLoweredThread(int nice, absl::AnyInvocable<void() &&> body);
+// Starts a thread named `name` (at most 15 characters, as shown by top -H
+// and ps) that runs `body` as pooled work at `priority` (for work with
+// threads of its own, such as an import stream's stages, and for the
+// pools' threads).
+std::thread StartLoweredThread(const char* name, BackgroundPriority priority,
+                               absl::AnyInvocable<void() &&> body);
 
-// A pool of threads that runs work for callers, at a priority lowered by
-// `nice` (0: the caller's). Threads are started as work arrives, up to
+// A pool of threads that runs work for callers, at a lowered priority (or
+// the caller's). Threads are started as work arrives, up to
 // `max_threads`, and then kept. Beyond them work waits in queues named by
 // the caller (the server names them by tenant): the threads take the
 // queues in turn, one task each, so that a tenant with many calls waiting
@@ -56,8 +68,10 @@ std::thread StartLoweredThread(int nice, absl::AnyInvocable<void() &&> body);
 // heavy calls each on a few threads of lower priority.
 class WorkerPool {
  public:
-  // `nice`: how much lower the threads' priority is (0 to 19).
-  WorkerPool(int max_threads, int nice);
+  // `name`: the threads' name (at most 15 characters); `priority`: how
+  // much lower than the caller's their priority is.
+  WorkerPool(const char* name, int max_threads,
+             BackgroundPriority priority = {});
   // Waits for queued work and joins the threads.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
@@ -73,7 +87,7 @@ class WorkerPool {
   void Post(absl::string_view queue, absl::AnyInvocable<void() &&> work)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  int nice() const { return nice_; }
+  BackgroundPriority priority() const { return priority_; }
   // Threads started so far (for tests and metrics).
   int threads() const ABSL_LOCKS_EXCLUDED(mu_);
   // Work queued and not started yet (for metrics).
@@ -85,8 +99,9 @@ class WorkerPool {
   // The next task: the first of the queue whose turn it is.
   Work TakeNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const char* const name_;
   const int max_threads_;
-  const int nice_;
+  const BackgroundPriority priority_;
   mutable absl::Mutex mu_;
   // Queues with work waiting; a queue is dropped when it empties.
   absl::flat_hash_map<std::string, std::deque<Work>> queues_

@@ -1,6 +1,8 @@
 #include "server/worker_pool.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,7 +26,7 @@ int ThisThreadsNice() {
 }
 
 TEST(WorkerPoolTest, RunsWorkOnALowerPriorityThreadAndWaitsForIt) {
-  WorkerPool executor(/*max_threads=*/2, /*nice=*/7);
+  WorkerPool executor("test-pool", /*max_threads=*/2, {.nice = 7});
   const int caller_nice = ThisThreadsNice();
   const std::thread::id caller = std::this_thread::get_id();
   std::thread::id ran_on;
@@ -44,7 +46,7 @@ TEST(WorkerPoolTest, RunsWorkOnALowerPriorityThreadAndWaitsForIt) {
 }
 
 TEST(WorkerPoolTest, WorkThatRunsMoreWorkRunsItInPlace) {
-  WorkerPool executor(/*max_threads=*/1, /*nice=*/0);
+  WorkerPool executor("test-pool", /*max_threads=*/1);
   std::thread::id outer, inner;
   executor.Run("tenant-a", [&] {
     outer = std::this_thread::get_id();
@@ -56,7 +58,7 @@ TEST(WorkerPoolTest, WorkThatRunsMoreWorkRunsItInPlace) {
 
 TEST(WorkerPoolTest, CallersBeyondTheThreadsWaitTheirTurn) {
   constexpr int kThreads = 3, kCallers = 24;
-  WorkerPool executor(kThreads, /*nice=*/0);
+  WorkerPool executor("test-pool", kThreads);
   absl::Mutex mu;
   int running = 0, most_running = 0, done = 0;
   absl::Notification go;
@@ -85,7 +87,7 @@ TEST(WorkerPoolTest, CallersBeyondTheThreadsWaitTheirTurn) {
 }
 
 TEST(WorkerPoolTest, QueuesTakeTurns) {
-  WorkerPool executor(/*max_threads=*/1, /*nice=*/0);
+  WorkerPool executor("test-pool", /*max_threads=*/1);
   absl::Notification release;
   absl::Mutex mu;
   std::vector<std::string> order;
@@ -114,12 +116,31 @@ TEST(WorkerPoolTest, QueuesTakeTurns) {
                                              "a4"}));
 }
 
+TEST(WorkerPoolTest, IdlePriorityRunsWorkUnderSchedIdleOnNamedThreads) {
+  WorkerPool executor("test-idle", /*max_threads=*/1,
+                      {.nice = 3, .idle = true});
+  const int caller_policy = sched_getscheduler(0);
+  int policy = -1;
+  int nice = 0;
+  char name[16] = {};
+  executor.Run("tenant-a", [&] {
+    policy = sched_getscheduler(0);
+    nice = ThisThreadsNice();
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+  });
+  EXPECT_EQ(policy, SCHED_IDLE);
+  EXPECT_EQ(nice, std::min(ThisThreadsNice() + 3, 19));
+  EXPECT_STREQ(name, "test-idle");
+  EXPECT_EQ(sched_getscheduler(0), caller_policy);  // The caller is untouched.
+  EXPECT_NE(caller_policy, SCHED_IDLE);
+}
+
 TEST(WorkerPoolTest, LoweringPriorityIsCappedAtNineteen) {
   std::thread t([] {
-    EXPECT_TRUE(LowerThisThreadsPriority(15));
-    EXPECT_TRUE(LowerThisThreadsPriority(15));
+    EXPECT_TRUE(LowerThisThreadsPriority({.nice = 15}));
+    EXPECT_TRUE(LowerThisThreadsPriority({.nice = 15}));
     EXPECT_EQ(ThisThreadsNice(), 19);
-    EXPECT_TRUE(LowerThisThreadsPriority(0));  // No change asked.
+    EXPECT_TRUE(LowerThisThreadsPriority({}));  // No change asked.
     EXPECT_EQ(ThisThreadsNice(), 19);
   });
   t.join();
