@@ -291,13 +291,16 @@ absl::StatusOr<v1::Tenant> Client::GetTenant(absl::string_view tenant_id) {
   return response.tenant();
 }
 
-absl::StatusOr<std::vector<v1::Tenant>> Client::ListTenants() {
+absl::StatusOr<std::vector<v1::Tenant>> Client::ListTenants(TenantScope scope) {
   std::vector<v1::Tenant> tenants;
   v1::ListTenantsRequest request;
   request.set_page_size(1000);
   do {
     v1::ListTenantsResponse response;
     auto context = impl_->Context("");
+    if (scope == TenantScope::kThisServer) {
+      context->AddMetadata("x-custra-scope", "local");
+    }
     absl::Status status = FromGrpcStatus(
         impl_->admin->ListTenants(context.get(), request, &response));
     if (!status.ok()) return status;

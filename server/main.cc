@@ -39,6 +39,7 @@
 #include "server/opportunity_service.h"
 #include "server/request_size_limit.h"
 #include "server/segmentation_service.h"
+#include "server/shard_peers.h"
 #include "server/tenant_admin_service.h"
 #include "server/worker_pool.h"
 
@@ -55,6 +56,8 @@ struct ServerFlags {
   bool plaintext = false;
   std::string tls_cert;
   std::string tls_key;
+  std::vector<std::string> peers;
+  std::string peer_ca_file;
   size_t max_open_tenants = 256;
   int max_message_bytes = 16 << 20;
   int tenant_concurrency = 32;
@@ -258,8 +261,24 @@ int Run(const ServerFlags& flags) {
   RequestSizeLimit request_size_limit(flags.max_message_bytes);
   gate.set_request_size_limit(&request_size_limit);
   TenantAdmin admin(control->get(), registry->get());
+  std::unique_ptr<ShardPeers> peers;
+  if (!flags.peers.empty()) {
+    ShardPeers::Options peer_options;
+    peer_options.addresses = flags.peers;
+    if (!flags.peer_ca_file.empty()) {
+      bool ok = false;
+      peer_options.ca_pem = ReadFileTrimmed(flags.peer_ca_file, &ok);
+      if (!ok || peer_options.ca_pem.empty()) {
+        return Fail("cannot read --peer-ca-file " + flags.peer_ca_file);
+      }
+    }
+    auto created = ShardPeers::Create(std::move(peer_options));
+    if (!created.ok()) return Fail(created.status().message());
+    peers = *std::move(created);
+  }
   TenantAdminServiceImpl admin_service(&gate, &admin, registry->get(),
-                                       fs::path(flags.data_dir) / "scratch");
+                                       fs::path(flags.data_dir) / "scratch",
+                                       peers.get());
   IngestionServiceImpl ingestion_service(&gate);
   SegmentationServiceImpl segmentation_service(&gate);
   KeyAccountServiceImpl key_account_service(&gate);
@@ -370,6 +389,19 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", flags.tls_cert, "PEM certificate chain file")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", flags.tls_key, "PEM private key file")
+      ->check(CLI::ExistingFile);
+  app.add_option("--peer", flags.peers,
+                 "Another shard behind the same tenant-routing proxy "
+                 "(host:port, repeatable; this server's own address may be "
+                 "among them, it is skipped). A call that names no tenant "
+                 "reaches one shard: ListTenants then lists every peer's "
+                 "tenants with its own, asking them with the caller's admin "
+                 "key, and fails if a peer cannot answer. A call with the "
+                 "header 'x-custra-scope: local' lists this server's only")
+      ->delimiter(',');
+  app.add_option("--peer-ca-file", flags.peer_ca_file,
+                 "PEM CA certificates to verify the peers with (TLS to the "
+                 "peers); without it they are called in plaintext")
       ->check(CLI::ExistingFile);
   app.add_option("--max-open-tenants", flags.max_open_tenants,
                  "Tenant databases kept open (LRU)")

@@ -1,5 +1,6 @@
 #include "server/tenant_admin_service.h"
 
+#include <algorithm>
 #include <fstream>
 #include <system_error>
 
@@ -13,6 +14,7 @@
 #include "common/status_macros.h"
 #include "common/tenant_id.h"
 #include "server/proto_convert.h"
+#include "server/shard_peers.h"
 
 namespace custra::server {
 namespace {
@@ -106,6 +108,8 @@ grpc::Status TenantAdminServiceImpl::GetTenant(
 grpc::Status TenantAdminServiceImpl::ListTenants(
     grpc::ServerContext* context, const v1::ListTenantsRequest* request,
     v1::ListTenantsResponse* response) {
+  context->AddInitialMetadata(std::string(ShardPeers::kServerIdHeader),
+                              ShardPeers::ThisServerId());
   return gate_->ServeAdminCall(*context, "", [&]() -> absl::Status {
     if (request->page_size() < 0) {
       return InvalidFieldError("page_size", "must not be negative");
@@ -119,17 +123,43 @@ grpc::Status TenantAdminServiceImpl::ListTenants(
                               DecodeTenantPageToken(request->page_token()));
     }
     // One extra row tells whether another page follows.
-    std::vector<TenantRecord> tenants =
-        admin_->ListTenants(after, page_size + 1);
-    const bool more = static_cast<int>(tenants.size()) > page_size;
-    if (more) tenants.pop_back();
-    for (const TenantRecord& t : tenants) {
-      CUSTRA_RETURN_IF_ERROR(FillTenant(t, response->add_tenants()));
+    std::vector<v1::Tenant> tenants;
+    for (const TenantRecord& t : admin_->ListTenants(after, page_size + 1)) {
+      CUSTRA_RETURN_IF_ERROR(FillTenant(t, &tenants.emplace_back()));
     }
-    if (more) {
+    bool more = false;
+    if (peers_ != nullptr &&
+        CallGate::Header(*context, ShardPeers::kScopeHeader) !=
+            ShardPeers::kLocalScope) {
+      // Each shard's first page after the token holds every tenant of the
+      // merged page: the page is the first page_size ids of the union.
+      CUSTRA_ASSIGN_OR_RETURN(
+          ShardPeers::Page peers,
+          peers_->ListTenants(CallGate::Header(*context, "authorization"),
+                              request->page_token(), page_size,
+                              absl::FromChrono(context->deadline())));
+      more = peers.more;
+      for (v1::Tenant& t : peers.tenants) tenants.push_back(std::move(t));
+      std::stable_sort(tenants.begin(), tenants.end(),
+                       [](const v1::Tenant& a, const v1::Tenant& b) {
+                         return a.id() < b.id();
+                       });
+      // A tenant on two shards was created past the proxy; list it once.
+      tenants.erase(std::unique(tenants.begin(), tenants.end(),
+                                [](const v1::Tenant& a, const v1::Tenant& b) {
+                                  return a.id() == b.id();
+                                }),
+                    tenants.end());
+    }
+    if (static_cast<int>(tenants.size()) > page_size) {
+      more = true;
+      tenants.resize(page_size);
+    }
+    if (more && !tenants.empty()) {
       response->set_next_page_token(absl::WebSafeBase64Escape(
-          absl::StrCat(kTenantPageTokenPrefix, tenants.back().id)));
+          absl::StrCat(kTenantPageTokenPrefix, tenants.back().id())));
     }
+    for (v1::Tenant& t : tenants) *response->add_tenants() = std::move(t);
     return absl::OkStatus();
   });
 }

@@ -7,21 +7,26 @@
 #include "common/tenant_registry.h"
 #include "custra/v1/tenant_admin.grpc.pb.h"
 #include "server/call_context.h"
+#include "server/shard_peers.h"
 
 namespace custra::server {
 
 // custra.v1.TenantAdminService over TenantAdmin. Thread-safe. Backups are
 // staged in `scratch_dir` (on the data volume, so large backups do not fill
-// a small /tmp) and removed when the call ends.
+// a small /tmp) and removed when the call ends. With `peers` (the other
+// shards behind the same proxy), ListTenants lists theirs too, unless the
+// call asks for this server's only (ShardPeers::kScopeHeader).
 class TenantAdminServiceImpl final : public v1::TenantAdminService::Service {
  public:
   TenantAdminServiceImpl(CallGate* gate, TenantAdmin* admin,
                          TenantRegistry* registry,
-                         std::filesystem::path scratch_dir)
+                         std::filesystem::path scratch_dir,
+                         ShardPeers* peers = nullptr)
       : gate_(gate),
         admin_(admin),
         registry_(registry),
-        scratch_dir_(std::move(scratch_dir)) {}
+        scratch_dir_(std::move(scratch_dir)),
+        peers_(peers) {}
 
   grpc::Status CreateTenant(grpc::ServerContext* context,
                             const v1::CreateTenantRequest* request,
@@ -67,6 +72,7 @@ class TenantAdminServiceImpl final : public v1::TenantAdminService::Service {
   TenantAdmin* admin_;
   TenantRegistry* registry_;
   const std::filesystem::path scratch_dir_;
+  ShardPeers* const peers_;  // Null: a single server (or no peers given).
 };
 
 }  // namespace custra::server

@@ -50,7 +50,8 @@ void AddTenantCommands(CLI::App& app, Cli& cli, CommandArgs& args,
   list->add_option(
       "--shard", args.shards,
       "Behind a proxy that routes by tenant, a call that names no tenant "
-      "reaches one shard only: list the tenants of each of these servers "
+      "reaches one shard, which lists the others' tenants only if it was "
+      "started with --peer: list each of these servers' own tenants "
       "(host:port, repeatable, queried directly with the same key and TLS "
       "flags) and merge them by id. Fails if any shard cannot answer");
   list->callback([&] {
@@ -71,7 +72,7 @@ void AddTenantCommands(CLI::App& app, Cli& cli, CommandArgs& args,
       for (const std::string& shard : args.shards) {
         auto client = cli.Connect(/*admin=*/true, shard);
         if (!client.ok()) return client.status();
-        auto tenants = (*client)->ListTenants();
+        auto tenants = (*client)->ListTenants(Client::TenantScope::kThisServer);
         if (!tenants.ok()) {
           return absl::Status(
               tenants.status().code(),

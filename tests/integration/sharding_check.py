@@ -8,10 +8,9 @@ Subcommands:
                                 DIR/<t>.expected.json
   routing [options]             prove that each tenant lives on, and every call
                                 for it reached, exactly one shard
-  list-tenants HOMES JSON...    each `tenant list -o json` answer through the
-                                proxy is exactly one shard's set of tenants
-  all-tenants HOMES JSON        the `tenant list --shard ...` answer holds
-                                every tenant once, in id order
+  all-tenants HOMES JSON...     each `tenant list -o json` answer (through
+                                the proxy, or with --shard ...) holds every
+                                tenant once, in id order
 
 Exit status: 0 ok, 1 mismatch, 2 bad usage.
 """
@@ -218,51 +217,32 @@ def routing(args):
     return 1 if problems else 0
 
 
-def list_tenants(args):
-    by_shard = collections.defaultdict(set)
-    with open(args.homes) as f:
-        for line in f:
-            t, home = line.split()
-            by_shard[home].add(t)
-    problems = []
-    answered = []
-    for path in args.answers:
-        with open(path) as f:
-            ids = {t["id"] for t in json.load(f)}
-        match = [s for s, ts in by_shard.items() if ts == ids]
-        if len(match) != 1:
-            problems.append(f"{path}: {len(ids)} tenants {sorted(ids)} are "
-                            f"not exactly one shard's tenants")
-        else:
-            answered.append(f"{match[0]} ({len(ids)})")
-    for p in problems:
-        print(f"list-tenants: {p}", file=sys.stderr)
-    print("tenant list through the proxy answered by: " + ", ".join(answered))
-    return 1 if problems else 0
-
-
 def all_tenants(args):
-    """The merged `tenant list --shard ...` answer: every tenant of every
-    shard exactly once, sorted by id."""
+    """Each `tenant list -o json` answer (through the proxy, whose shard asks
+    its peers, or merged by the CLI from --shard ...) holds every tenant of
+    every shard exactly once, in id order."""
     expected = set()
     with open(args.homes) as f:
         for line in f:
             expected.add(line.split()[0])
-    with open(args.answer) as f:
-        ids = [t["id"] for t in json.load(f)]
     problems = []
-    if len(ids) != len(set(ids)):
-        dup = sorted(t for t, n in collections.Counter(ids).items() if n > 1)
-        problems.append(f"listed more than once: {dup}")
-    if set(ids) != expected:
-        problems.append(f"missing {sorted(expected - set(ids))}, "
-                        f"unexpected {sorted(set(ids) - expected)}")
-    if ids != sorted(ids):
-        problems.append("not in id order")
+    for path in args.answers:
+        with open(path) as f:
+            ids = [t["id"] for t in json.load(f)]
+        if len(ids) != len(set(ids)):
+            dup = sorted(t for t, n in collections.Counter(ids).items()
+                         if n > 1)
+            problems.append(f"{path}: listed more than once: {dup}")
+        if set(ids) != expected:
+            problems.append(f"{path}: missing {sorted(expected - set(ids))}, "
+                            f"unexpected {sorted(set(ids) - expected)}")
+        if ids != sorted(ids):
+            problems.append(f"{path}: not in id order")
     for p in problems:
         print(f"all-tenants: {p}", file=sys.stderr)
     if not problems:
-        print(f"tenant list --shard: all {len(ids)} tenants, each once")
+        print(f"{args.what}: all {len(expected)} tenants, each once, in id "
+              f"order ({len(args.answers)} answers)")
     return 1 if problems else 0
 
 
@@ -287,13 +267,11 @@ def main():
     p.add_argument("--wait", type=float, default=5.0,
                    help="seconds to wait for late access-log lines")
     p.set_defaults(func=routing)
-    p = sub.add_parser("list-tenants")
+    p = sub.add_parser("all-tenants")
+    p.add_argument("--what", default="tenant list",
+                   help="what the answers are, for the report")
     p.add_argument("homes")
     p.add_argument("answers", nargs="+")
-    p.set_defaults(func=list_tenants)
-    p = sub.add_parser("all-tenants")
-    p.add_argument("homes")
-    p.add_argument("answer")
     p.set_defaults(func=all_tenants)
     args = parser.parse_args()
     return args.func(args)

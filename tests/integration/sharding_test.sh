@@ -9,16 +9,19 @@
 #      shard, every shard holds at least one tenant, and every call for a
 #      tenant (admin calls naming it included) appears in the access log of
 #      that shard and of no other, as many OK calls as the test made;
-#   2. `tenant list` through the proxy is one shard's tenants, never a mix;
+#   2. `tenant list` through the proxy (which routes it to any shard: it
+#      names no tenant) lists every shard's tenants once, in id order: each
+#      shard runs with --peer naming all three, itself included, and asks
+#      the others for theirs; so does `tenant list --shard` from the CLI;
 #   3. with one shard stopped (SIGTERM), exactly its tenants' calls fail, with
 #      UNAVAILABLE, and nowhere else, while every other tenant's calls
-#      succeed with the right data;
+#      succeed with the right data, and `tenant list` fails with
+#      UNAVAILABLE (a listing without a shard would be silently partial);
 #   4. restarted on the same port with the same data dir, the shard serves its
 #      tenants again, every tenant's customers are exactly as imported, and
 #      importing each tenant's file again finds every row already there
-#      (all duplicates); no tenant changed shards over the whole run.
-# The ListTenants answers (no x-tenant-id, so nginx round-robins them) are
-# printed; "tenant list" through the proxy shows one shard's tenants only.
+#      (all duplicates), and `tenant list` lists every tenant again; no
+#      tenant changed shards over the whole run.
 #
 # Usage: sharding_test.sh SERVER_BINARY CLI_BINARY REPO_DIR
 # Needs nginx (Debian package nginx; $NGINX overrides which binary) and
@@ -127,6 +130,7 @@ start_shard() {
   rm -f "$dir/port"
   "$server_bin" --listen="127.0.0.1:$port" --data-dir="$dir/data" \
     --admin-key-file="$tmp/admin.key" --port-file="$dir/port" \
+    --peer="$peers" \
     --access-log="$dir/access.$run.log" --shutdown-grace=2 \
     >>"$dir/server.log" 2>&1 &
   shard_pid[i]=$!
@@ -157,8 +161,15 @@ s.close()'
 # --- Shards.
 (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$tmp/admin.key")
 [[ $(wc -c <"$tmp/admin.key") -ge 16 ]] || fail "could not write an admin key"
+# Every shard knows every shard (itself included, as the replicas of a
+# StatefulSet get one list): the ports are picked first.
+peers=""
 for ((i = 1; i <= shard_count; i++)); do
-  start_shard "$i"
+  shard_port[i]=$(free_port) || fail "could not pick a free port"
+  peers+="${peers:+,}127.0.0.1:${shard_port[i]}"
+done
+for ((i = 1; i <= shard_count; i++)); do
+  start_shard "$i" "${shard_port[i]}"
 done
 echo "shards on ports ${shard_port[*]}"
 
@@ -276,16 +287,15 @@ mapfile -t specs < <(shard_specs)
 "$python" "$checker" routing --tenants "$tmp/tenants" --ledger "$ledger" \
   --homes "$tmp/homes" "${specs[@]}" || fail "routing before the outage"
 
-# ListTenants names no tenant, so the proxy cannot route it by tenant: each
-# answer must still be one whole shard's tenants.
+# ListTenants names no tenant, so the proxy sends it to any shard; that
+# shard asks its peers: every answer is every tenant, once, in id order.
+# With --shard, the CLI asks each shard directly and merges the answers.
 for ((n = 1; n <= 6; n++)); do
   "${admin[@]}" tenant list -o json >"$tmp/out/list.$n.json" 2>&1 ||
     { cat "$tmp/out/list.$n.json" >&2; fail "tenant list"; }
 done
-"$python" "$checker" list-tenants "$tmp/homes" "$tmp/out"/list.*.json ||
-  fail "tenant list through the proxy"
-# With --shard, the CLI asks each shard directly and merges the answers:
-# every tenant exactly once, in id order.
+"$python" "$checker" all-tenants --what "tenant list through the proxy" \
+  "$tmp/homes" "$tmp/out"/list.*.json || fail "tenant list through the proxy"
 shard_args=()
 for ((i = 1; i <= shard_count; i++)); do
   shard_args+=(--shard "127.0.0.1:${shard_port[i]}")
@@ -293,8 +303,8 @@ done
 "${admin[@]}" tenant list -o json "${shard_args[@]}" \
   >"$tmp/out/list.shards.json" 2>&1 ||
   { cat "$tmp/out/list.shards.json" >&2; fail "tenant list --shard"; }
-"$python" "$checker" all-tenants "$tmp/homes" "$tmp/out/list.shards.json" ||
-  fail "tenant list --shard"
+"$python" "$checker" all-tenants --what "tenant list --shard" "$tmp/homes" \
+  "$tmp/out/list.shards.json" || fail "tenant list --shard"
 
 # --- Outage: stop one shard.
 victim_tenants=()
@@ -324,6 +334,8 @@ probe() { # probe NAME OUT COMMAND...: runs COMMAND in the background
 phase=$SECONDS
 probe "tenant list --shard" "$tmp/out/list.shards.down" \
   "${admin[@]}" tenant list -o json "${shard_args[@]}"
+probe "tenant list through the proxy" "$tmp/out/list.down" \
+  "${admin[@]}" tenant list -o json
 for t in "${victim_tenants[@]}"; do
   probe "customers list for $t" "$tmp/out/$t.down.customers" \
     "${cli[@]}" --tenant "$t" --api-key "${key[$t]}" customers list -o json
@@ -354,6 +366,8 @@ grep -q "shard 127.0.0.1:${shard_port[victim]}: " \
   "$tmp/out/list.shards.down.err" ||
   { cat "$tmp/out/list.shards.down.err" >&2; fail "tenant list --shard" \
     "with shard$victim down does not name it"; }
+echo "tenant list through the proxy with shard$victim down:" \
+  "'$(grep -m 1 '^error: ' "$tmp/out/list.down.err")'"
 echo "with shard$victim down ($((SECONDS - phase)) s): its" \
   "${#victim_tenants[@]} tenants' calls fail with" \
   "'$(grep -m 1 '^error: ' "$tmp/out/${victim_tenants[0]}.down.customers.err")'," \
@@ -381,6 +395,10 @@ for t in "${tenants[@]}"; do
   fi
 done
 check_customers "after the restart"
+"${admin[@]}" tenant list -o json >"$tmp/out/list.after.json" 2>&1 ||
+  { cat "$tmp/out/list.after.json" >&2; fail "tenant list after the restart"; }
+"$python" "$checker" all-tenants --what "tenant list after the restart" \
+  "$tmp/homes" "$tmp/out/list.after.json" || fail "tenant list after the restart"
 echo "after the restart ($((SECONDS - phase)) s): every tenant's customers" \
   "and transaction rows are back"
 

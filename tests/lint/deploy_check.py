@@ -625,6 +625,25 @@ def check_k8s_server(shards):
     return problems
 
 
+def check_k8s_peers(shards):
+    """Every replica gets --peer naming every replica (itself included), so
+    that ListTenants through the proxy lists the whole deployment."""
+    words = shards.words()
+    peers = []
+    for i, word in enumerate(words):
+        if word.startswith("--peer="):
+            peers += word.split("=", 1)[1].split(",")
+        elif word == "--peer" and i + 1 < len(words):
+            peers += words[i + 1].split(",")
+    service = shards.service["metadata"]["name"] if shards.service else "?"
+    expected = [f"{shards.name}-{i}.{service}:{shards.port}"
+                for i in range(shards.replicas)]
+    if peers != expected:
+        return [f"--peer {peers}, expected one per replica in order: "
+                f"{expected}"]
+    return []
+
+
 def check_k8s_ports(shards):
     port = shards.port
     problems = []
@@ -1097,6 +1116,8 @@ def main(argv):
                        "serviceName", check_k8s_server, shards)
             report.run("k8s: --listen port = containerPort = gRPC probes = "
                        "headless Service", check_k8s_ports, shards)
+            report.run("k8s: --peer names every replica on the --listen "
+                       "port", check_k8s_peers, shards)
             report.run("k8s: --data-dir on a volumeClaimTemplate, admin key "
                        "from the Secret", check_k8s_volumes, shards, docs)
             report.run("k8s: server pod non-root, read-only root, grace "

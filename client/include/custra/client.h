@@ -144,8 +144,13 @@ class Client {
   absl::StatusOr<v1::Tenant> CreateTenant(absl::string_view tenant_id,
                                           absl::string_view display_name = "");
   absl::StatusOr<v1::Tenant> GetTenant(absl::string_view tenant_id);
+  // Which tenants ListTenants lists: the deployment's (a server started
+  // with --peer lists its peers' tenants with its own), or those of the
+  // server it reaches only (header x-custra-scope: local).
+  enum class TenantScope { kDeployment, kThisServer };
   // All tenants, in id order (pages fetched as needed).
-  absl::StatusOr<std::vector<v1::Tenant>> ListTenants();
+  absl::StatusOr<std::vector<v1::Tenant>> ListTenants(
+      TenantScope scope = TenantScope::kDeployment);
   absl::Status DeleteTenant(absl::string_view tenant_id);
   absl::StatusOr<v1::IssueApiKeyResponse> IssueApiKey(
       absl::string_view tenant_id, absl::string_view display_name = "");
