@@ -122,6 +122,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "custra/client.h"
@@ -1771,6 +1772,9 @@ void RunTouch(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As in the server (server/main.cc): no deadlock graph behind a global
+  // lock on every absl::Mutex acquisition (Debian's Abseil has it on).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   Flags f;
   CLI::App app{"custra load driver: N clients over M tenants on loopback"};
   app.add_option("--clients", f.clients, "Concurrent client threads")
