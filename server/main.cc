@@ -264,6 +264,16 @@ int Run(const ServerFlags& flags) {
   TenantAdmin admin(control->get(), registry->get());
   std::unique_ptr<ShardPeers> peers;
   if (!flags.peers.empty()) {
+    // Peers are asked with the caller's admin key: not in plaintext off
+    // this host unless the operator says the network is trusted.
+    for (const std::string& peer : flags.peers) {
+      if (flags.peer_ca_file.empty() && !flags.plaintext && !IsLoopback(peer)) {
+        return Fail(absl::StrCat(
+            "refusing to send admin keys in plaintext to the peer ", peer,
+            ": give --peer-ca-file, or --plaintext if the network between "
+            "the shards is trusted"));
+      }
+    }
     ShardPeers::Options peer_options;
     peer_options.addresses = flags.peers;
     if (!flags.peer_ca_file.empty()) {
@@ -402,7 +412,9 @@ int main(int argc, char** argv) {
                  "among them, it is skipped). A call that names no tenant "
                  "reaches one shard: ListTenants then lists every peer's "
                  "tenants with its own, asking them with the caller's admin "
-                 "key, and fails if a peer cannot answer. A call with the "
+                 "key (over TLS with --peer-ca-file; in plaintext only to "
+                 "loopback peers or with --plaintext), and fails if a peer "
+                 "cannot answer. A call with the "
                  "header 'x-custra-scope: local' lists this server's only")
       ->delimiter(',');
   app.add_option("--peer-ca-file", flags.peer_ca_file,
@@ -446,7 +458,8 @@ int main(int argc, char** argv) {
   app.add_option("--background-nice", flags.background_nice,
                  "How much lower than the reads' the CPU priority of the "
                  "write, heavy and import threads is (a nice value; 0: the "
-                 "same), so that reads get a core first")
+                 "same nice value, though still under SCHED_IDLE unless "
+                 "--background-idle=false), so that reads get a core first")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
   app.add_option("--background-idle", flags.background_idle,

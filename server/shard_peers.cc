@@ -53,6 +53,29 @@ const std::string& ShardPeers::ThisServerId() {
   return *id;
 }
 
+absl::Status ShardPeers::PeerFailure(absl::string_view address,
+                                     const grpc::Status& status,
+                                     bool caller_deadline_passed) {
+  absl::StatusCode code = static_cast<absl::StatusCode>(status.error_code());
+  std::string hint;
+  switch (code) {
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      // The caller's key is good here: the deployment is misconfigured.
+      code = absl::StatusCode::kFailedPrecondition;
+      hint = " (every shard needs the same admin key)";
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      // The peer, not the caller's deadline, took too long.
+      if (!caller_deadline_passed) code = absl::StatusCode::kUnavailable;
+      break;
+    default:
+      break;
+  }
+  return absl::Status(code, absl::StrCat("shard peer ", address, ": ",
+                                         status.error_message(), hint));
+}
+
 absl::StatusOr<ShardPeers::Page> ShardPeers::ListTenants(
     absl::string_view authorization, absl::string_view page_token,
     int page_size, absl::Time deadline) {
@@ -64,11 +87,15 @@ absl::StatusOr<ShardPeers::Page> ShardPeers::ListTenants(
   v1::ListTenantsRequest request;
   request.set_page_size(page_size);
   request.set_page_token(std::string(page_token));
+  const absl::Time caller_deadline = deadline;
   deadline = std::min(deadline, absl::Now() + kPeerTimeout);
+  const int self = self_.load(std::memory_order_relaxed);
   // All peers at once: the listing waits for the slowest, not their sum.
   std::vector<Call> calls(peers_.size());
-  absl::BlockingCounter pending(static_cast<int>(peers_.size()));
+  absl::BlockingCounter pending(static_cast<int>(peers_.size()) -
+                                (self >= 0 ? 1 : 0));
   for (size_t i = 0; i < peers_.size(); ++i) {
+    if (static_cast<int>(i) == self) continue;
     Call& call = calls[i];
     call.context.set_deadline(absl::ToChronoTime(deadline));
     call.context.AddMetadata("authorization", std::string(authorization));
@@ -85,19 +112,20 @@ absl::StatusOr<ShardPeers::Page> ShardPeers::ListTenants(
 
   Page page;
   for (size_t i = 0; i < peers_.size(); ++i) {
+    if (static_cast<int>(i) == self) continue;
     Call& call = calls[i];
     const auto& metadata = call.context.GetServerInitialMetadata();
     const auto id = metadata.find(std::string(kServerIdHeader));
     if (id != metadata.end() &&
         absl::string_view(id->second.data(), id->second.size()) ==
             ThisServerId()) {
-      continue;  // This server, listed among its own peers.
+      // This server, listed among its own peers: not asked again.
+      self_.store(static_cast<int>(i), std::memory_order_relaxed);
+      continue;
     }
     if (!call.status.ok()) {
-      return absl::Status(
-          static_cast<absl::StatusCode>(call.status.error_code()),
-          absl::StrCat("shard peer ", peers_[i].address, ": ",
-                       call.status.error_message()));
+      return PeerFailure(peers_[i].address, call.status,
+                         absl::Now() >= caller_deadline);
     }
     if (!call.response.next_page_token().empty()) page.more = true;
     for (v1::Tenant& tenant : *call.response.mutable_tenants()) {

@@ -8,11 +8,14 @@
 // through the proxy is the deployment's.
 
 #include <grpcpp/channel.h>
+#include <grpcpp/support/status.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -50,7 +53,9 @@ class ShardPeers {
   // (a ListTenants token; empty: from the start), at most `page_size` of
   // them per peer, asked with the caller's `authorization` header. `more`
   // tells whether some peer has tenants beyond those it returned. Fails
-  // with the first peer's failure (its code; the message names the peer).
+  // with the first peer's failure, naming the peer: its code, except that a
+  // refused key is FAILED_PRECONDITION (the caller's key is good here) and
+  // a peer slower than kPeerTimeout is UNAVAILABLE.
   struct Page {
     std::vector<v1::Tenant> tenants;
     bool more = false;
@@ -65,8 +70,13 @@ class ShardPeers {
     std::unique_ptr<v1::TenantAdminService::Stub> stub;
   };
   explicit ShardPeers(std::vector<Peer> peers) : peers_(std::move(peers)) {}
+  static absl::Status PeerFailure(absl::string_view address,
+                                  const grpc::Status& status,
+                                  bool caller_deadline_passed);
 
-  std::vector<Peer> peers_;
+  const std::vector<Peer> peers_;
+  // The index of this server among peers_, once a call found it; -1 before.
+  std::atomic<int> self_{-1};
 };
 
 }  // namespace custra::server

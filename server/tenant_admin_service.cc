@@ -108,9 +108,10 @@ grpc::Status TenantAdminServiceImpl::GetTenant(
 grpc::Status TenantAdminServiceImpl::ListTenants(
     grpc::ServerContext* context, const v1::ListTenantsRequest* request,
     v1::ListTenantsResponse* response) {
-  context->AddInitialMetadata(std::string(ShardPeers::kServerIdHeader),
-                              ShardPeers::ThisServerId());
   return gate_->ServeAdminCall(*context, "", [&]() -> absl::Status {
+    // Tells a server that lists itself among its peers that it asked itself.
+    context->AddInitialMetadata(std::string(ShardPeers::kServerIdHeader),
+                                ShardPeers::ThisServerId());
     if (request->page_size() < 0) {
       return InvalidFieldError("page_size", "must not be negative");
     }
@@ -134,12 +135,12 @@ grpc::Status TenantAdminServiceImpl::ListTenants(
       // Each shard's first page after the token holds every tenant of the
       // merged page: the page is the first page_size ids of the union.
       CUSTRA_ASSIGN_OR_RETURN(
-          ShardPeers::Page peers,
+          ShardPeers::Page remote,
           peers_->ListTenants(CallGate::Header(*context, "authorization"),
                               request->page_token(), page_size,
                               absl::FromChrono(context->deadline())));
-      more = peers.more;
-      for (v1::Tenant& t : peers.tenants) tenants.push_back(std::move(t));
+      more = remote.more;
+      for (v1::Tenant& t : remote.tenants) tenants.push_back(std::move(t));
       std::stable_sort(tenants.begin(), tenants.end(),
                        [](const v1::Tenant& a, const v1::Tenant& b) {
                          return a.id() < b.id();

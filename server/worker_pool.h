@@ -13,9 +13,9 @@
 // by default, the SCHED_IDLE policy: a nice value alone still leaves the
 // background threads whole time slices that a woken read waits behind,
 // while the kernel preempts a SCHED_IDLE thread as soon as a normal one
-// can run. An unprivileged process can lower a thread's priority but not
-// raise it again, so background work keeps threads of its own instead of
-// lowering the gRPC threads'.
+// can run. An unprivileged process can lower a thread's priority but, in
+// general, not raise it again (RLIMIT_NICE is usually 0), so background
+// work keeps threads of its own instead of lowering the gRPC threads'.
 
 #include <cstdint>
 #include <deque>

@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <string>
@@ -22,6 +24,7 @@ using ::custra::testing::ServerProcess;
 using ::custra::testing::TempDir;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ShardPeersTest : public ::testing::Test {
  protected:
@@ -30,6 +33,7 @@ class ShardPeersTest : public ::testing::Test {
     // port knowing a and itself, as a StatefulSet's replicas all get the
     // same list.
     b_ = Start("b", {});
+    ASSERT_NE(b_, nullptr);
     const std::string b_address = b_->address();
     a_ = Start("a", {"--peer=" + b_address});
     ASSERT_NE(a_, nullptr);
@@ -150,11 +154,55 @@ TEST_F(ShardPeersTest, LocalScopeListsThisServersTenantsOnly) {
 }
 
 TEST_F(ShardPeersTest, AWrongKeyIsRefusedBeforeAnyPeerIsAsked) {
+  // With b gone, asking it would fail with UNAVAILABLE.
+  b_->SignalAndWait(SIGKILL);
   v1::ListTenantsResponse response;
   grpc::Status status =
       ListPage(*a_, 100, "", false, &response, "not-the-admin-key-0123456789");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), Not(HasSubstr("shard peer")));
   EXPECT_EQ(response.tenants_size(), 0);
+}
+
+TEST_F(ShardPeersTest, APeerWithAnotherAdminKeyIsAMisconfiguredDeployment) {
+  ServerProcess::Options options;
+  options.data_dir = dir_.path() / "c";
+  options.admin_key = "another-admin-key-0123456789";
+  auto c = ServerProcess::Start(options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto d = Start("d", {"--peer=" + (*c)->address()});
+  ASSERT_NE(d, nullptr);
+  v1::ListTenantsResponse response;
+  grpc::Status status = ListPage(*d, 100, "", false, &response);
+  // The caller's key is good on d: not UNAUTHENTICATED.
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr((*c)->address()));
+  EXPECT_THAT(status.error_message(), HasSubstr("same admin key"));
+}
+
+TEST(ShardPeersStartupTest, PlaintextPeersOffThisHostNeedPlaintextOrACa) {
+  TempDir dir;
+  const std::string command =
+      "CUSTRA_ADMIN_KEY=0123456789abcdef0123 " + testing::ServerBinaryPath() +
+      " --listen=127.0.0.1:0 --data-dir=" + (dir.path() / "d").string() +
+      " --peer=10.1.2.3:50051 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[512];
+  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
+  const int status = pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_THAT(out, HasSubstr("refusing to send admin keys in plaintext to "
+                             "the peer 10.1.2.3:50051"));
+  // With --plaintext the operator vouches for the network: it starts (the
+  // peer is not contacted before a listing).
+  ServerProcess::Options options;
+  options.data_dir = dir.path() / "e";
+  options.extra_args = {"--peer=10.1.2.3:50051", "--plaintext"};
+  auto server = ServerProcess::Start(options);
+  EXPECT_TRUE(server.ok()) << server.status();
 }
 
 TEST_F(ShardPeersTest, AStoppedPeerFailsTheListingAndNamesThePeer) {
