@@ -124,10 +124,9 @@ grpc::Status TenantAdminServiceImpl::ListTenants(
                               DecodeTenantPageToken(request->page_token()));
     }
     // One extra row tells whether another page follows.
-    std::vector<v1::Tenant> tenants;
-    for (const TenantRecord& t : admin_->ListTenants(after, page_size + 1)) {
-      CUSTRA_RETURN_IF_ERROR(FillTenant(t, &tenants.emplace_back()));
-    }
+    const std::vector<TenantRecord> local =
+        admin_->ListTenants(after, page_size + 1);
+    std::vector<v1::Tenant> remote;
     bool more = false;
     if (peers_ != nullptr &&
         CallGate::Header(*context, ShardPeers::kScopeHeader) !=
@@ -135,32 +134,44 @@ grpc::Status TenantAdminServiceImpl::ListTenants(
       // Each shard's first page after the token holds every tenant of the
       // merged page: the page is the first page_size ids of the union.
       CUSTRA_ASSIGN_OR_RETURN(
-          ShardPeers::Page remote,
+          ShardPeers::Page page,
           peers_->ListTenants(CallGate::Header(*context, "authorization"),
                               request->page_token(), page_size,
                               absl::FromChrono(context->deadline())));
-      more = remote.more;
-      for (v1::Tenant& t : remote.tenants) tenants.push_back(std::move(t));
-      std::stable_sort(tenants.begin(), tenants.end(),
-                       [](const v1::Tenant& a, const v1::Tenant& b) {
-                         return a.id() < b.id();
-                       });
-      // A tenant on two shards was created past the proxy; list it once.
-      tenants.erase(std::unique(tenants.begin(), tenants.end(),
-                                [](const v1::Tenant& a, const v1::Tenant& b) {
-                                  return a.id() == b.id();
-                                }),
-                    tenants.end());
+      more = page.more;
+      remote = std::move(page.tenants);
+      std::sort(remote.begin(), remote.end(),
+                [](const v1::Tenant& a, const v1::Tenant& b) {
+                  return a.id() < b.id();
+                });
     }
-    if (static_cast<int>(tenants.size()) > page_size) {
-      more = true;
-      tenants.resize(page_size);
+    // Merges the two id-ordered lists; only the local tenants on the page
+    // are filled in (each opens its database). A tenant on two shards was
+    // created past the proxy: it is listed once, this shard's copy first.
+    size_t l = 0, r = 0;
+    auto skip_listed = [&] {
+      const int n = response->tenants_size();
+      if (n == 0) return;
+      const std::string& last = response->tenants(n - 1).id();
+      while (l < local.size() && local[l].id == last) ++l;
+      while (r < remote.size() && remote[r].id() == last) ++r;
+    };
+    while (response->tenants_size() < page_size &&
+           (l < local.size() || r < remote.size())) {
+      if (r == remote.size() ||
+          (l < local.size() && local[l].id <= remote[r].id())) {
+        CUSTRA_RETURN_IF_ERROR(FillTenant(local[l++], response->add_tenants()));
+      } else {
+        *response->add_tenants() = std::move(remote[r++]);
+      }
+      skip_listed();
     }
-    if (more && !tenants.empty()) {
+    more = more || l < local.size() || r < remote.size();
+    if (more && response->tenants_size() > 0) {
       response->set_next_page_token(absl::WebSafeBase64Escape(
-          absl::StrCat(kTenantPageTokenPrefix, tenants.back().id())));
+          absl::StrCat(kTenantPageTokenPrefix,
+                       response->tenants(response->tenants_size() - 1).id())));
     }
-    for (v1::Tenant& t : tenants) *response->add_tenants() = std::move(t);
     return absl::OkStatus();
   });
 }

@@ -143,6 +143,27 @@ TEST_F(ShardPeersTest, PagesWalkTheMergedListWithoutGapsOrRepeats) {
   }
 }
 
+TEST_F(ShardPeersTest, ATenantOnTwoShardsIsListedOnce) {
+  // Created on b directly, past any proxy: a has one of that id as well.
+  CUSTRA_ASSERT_OK(Admin(*b_)->CreateTenant("coral", "second").status());
+  for (ServerProcess* server : {a_.get(), b_.get()}) {
+    for (int page_size : {1, 2, 3, 100}) {
+      std::vector<std::string> seen;
+      std::string token;
+      do {
+        v1::ListTenantsResponse response;
+        grpc::Status status =
+            ListPage(*server, page_size, token, false, &response);
+        ASSERT_TRUE(status.ok()) << status.error_message();
+        for (const v1::Tenant& t : response.tenants()) seen.push_back(t.id());
+        token = response.next_page_token();
+      } while (!token.empty());
+      EXPECT_THAT(seen, ElementsAreArray(expected_))
+          << server->address() << " page_size " << page_size;
+    }
+  }
+}
+
 TEST_F(ShardPeersTest, LocalScopeListsThisServersTenantsOnly) {
   v1::ListTenantsResponse response;
   grpc::Status status = ListPage(*a_, 100, "", /*local=*/true, &response);
