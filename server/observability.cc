@@ -1,10 +1,12 @@
 #include "server/observability.h"
 
 #include <google/protobuf/message.h>
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <iostream>
@@ -226,6 +228,21 @@ Observability::Observability(Options options)
 
 Observability::~Observability() = default;
 
+// The registry as the endpoint serves it: the sampled gauges are set just
+// before each scrape, so no call pays for reading them (the pools' counts
+// take each pool's lock).
+class Observability::ScrapeView : public prometheus::Collectable {
+ public:
+  explicit ScrapeView(const Observability* owner) : owner_(owner) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    owner_->RefreshGauges();
+    return owner_->registry_->Collect();
+  }
+
+ private:
+  const Observability* owner_;
+};
+
 absl::StatusOr<std::unique_ptr<Observability>> Observability::Create(
     Options options) {
   std::unique_ptr<Observability> o(new Observability(std::move(options)));
@@ -248,9 +265,23 @@ absl::StatusOr<std::unique_ptr<Observability>> Observability::Create(
           absl::StrCat("--metrics-listen ", o->options_.metrics_listen,
                        ": cannot listen: ", e.what()));
     }
-    o->exposer_->RegisterCollectable(o->registry_);
+    o->scrape_view_ = std::make_shared<ScrapeView>(o.get());
+    o->exposer_->RegisterCollectable(o->scrape_view_);
   }
   return o;
+}
+
+void Observability::RefreshGauges() const {
+  if (options_.open_tenants) {
+    open_tenants_->Set(static_cast<double>(options_.open_tenants()));
+  }
+  if (options_.pools) {
+    const std::vector<Options::PoolLoad> pools = options_.pools();
+    for (size_t i = 0; i < pools.size() && i < pool_gauges_.size(); ++i) {
+      pool_gauges_[i].first->Set(pools[i].threads);
+      pool_gauges_[i].second->Set(static_cast<double>(pools[i].queued));
+    }
+  }
 }
 
 int Observability::metrics_port() const {
@@ -282,16 +313,6 @@ void Observability::CallFinished(const CallRecord& r) {
   latency_->Add({{"method", r.method}}, LatencyBuckets()).Observe(r.seconds);
   if (!r.tenant.empty()) {
     tenant_requests_->Add({{"tenant", r.tenant}}).Increment();
-  }
-  if (options_.open_tenants) {
-    open_tenants_->Set(static_cast<double>(options_.open_tenants()));
-  }
-  if (options_.pools) {
-    const std::vector<Options::PoolLoad> pools = options_.pools();
-    for (size_t i = 0; i < pools.size() && i < pool_gauges_.size(); ++i) {
-      pool_gauges_[i].first->Set(pools[i].threads);
-      pool_gauges_[i].second->Set(static_cast<double>(pools[i].queued));
-    }
   }
   if (!log_to_stderr_ && options_.access_log.empty()) return;
   const std::string line = absl::StrCat(

@@ -43,7 +43,7 @@ class Observability {
     // Reports the number of open tenant databases at each scrape.
     std::function<int64_t()> open_tenants;
     // Reports the worker pools' threads and queued calls: the same pools,
-    // in the same order, on every call.
+    // in the same order, every time (read at each scrape).
     struct PoolLoad {
       std::string pool;
       int threads = 0;
@@ -87,8 +87,16 @@ class Observability {
  private:
   explicit Observability(Options options);
 
+  class ScrapeView;
+  // Sets the gauges sampled from Options (open tenants, worker pools); at
+  // each scrape, not on every call.
+  void RefreshGauges() const;
+
   Options options_;
   std::shared_ptr<prometheus::Registry> registry_;
+  // What the endpoint serves; declared before exposer_, which is destroyed
+  // (its threads joined) first.
+  std::shared_ptr<ScrapeView> scrape_view_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
