@@ -24,6 +24,7 @@
 #include "server/paging.h"
 #include "server/proto_convert.h"
 #include "server/segmentation_convert.h"
+#include "server/serialized_fields.h"
 #include "server/value_model_runtime.h"
 
 namespace custra::server {
@@ -780,11 +781,16 @@ grpc::ServerUnaryReactor* SegmentationServiceImpl::GetRun(
     v1::GetRunResponse* response) {
   return gate_->ServeTenantRead(
       context, [this, request, response](TenantCall& call) -> absl::Status {
+        if (request->run_id().empty()) {
+          return InvalidFieldError("run_id", "is required");
+        }
         TenantDatabase::ReadSession session(call.database.get());
         SegmentationStore store(&session.db());
-        CUSTRA_ASSIGN_OR_RETURN(auto loaded,
-                                LoadRun(store, request->run_id(), "run_id"));
-        *response->mutable_run() = std::move(loaded.second);
+        CUSTRA_ASSIGN_OR_RETURN(StoredRun stored,
+                                store.GetRun(request->run_id()));
+        // The stored record is the run as RunSegmentation returned it.
+        AppendSerializedField(response, v1::GetRunResponse::kRunFieldNumber,
+                              std::move(stored.record));
         return absl::OkStatus();
       });
 }
@@ -844,8 +850,10 @@ grpc::ServerUnaryReactor* SegmentationServiceImpl::ListRuns(
                                 store.ListRuns(model, after, page_size + 1));
         const bool more = static_cast<int>(runs.size()) > page_size;
         if (more) runs.pop_back();
-        for (const StoredRun& stored : runs) {
-          CUSTRA_ASSIGN_OR_RETURN(*response->add_runs(), ParseRun(stored));
+        for (StoredRun& stored : runs) {
+          AppendSerializedField(response,
+                                v1::ListRunsResponse::kRunsFieldNumber,
+                                std::move(stored.record));
         }
         if (more) {
           response->set_next_page_token(EncodePageToken(

@@ -3,6 +3,7 @@
 // protos/custra/v1/segmentation.proto (the comments show the arithmetic);
 // none comes from the model code.
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -24,6 +25,7 @@ namespace {
 using ::custra::testing::ServerProcess;
 using ::custra::testing::StatusIs;
 using ::custra::testing::TempDir;
+using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::UnorderedElementsAre;
@@ -796,6 +798,49 @@ TEST_F(SegmentationTest, GetCustomerSegmentsGivesLatestRunPerModel) {
   ASSERT_EQ(listed->runs_size(), 2);
   EXPECT_EQ(listed->runs(0).id(), rfm_window.id());
   EXPECT_EQ(listed->runs(1).id(), rfm_all.id());
+}
+
+// ListRuns and GetRun send the stored runs without parsing them; the client
+// reads each as RunSegmentation returned it, in order, across pages, with no
+// bytes left over.
+TEST_F(SegmentationTest, ListRunsAndGetRunReturnTheRunsAsCreated) {
+  ASSERT_NO_FATAL_FAILURE(LoadShop());
+  const v1::SegmentationRun abc = Run(AbcRequest());
+  const v1::SegmentationRun rfm = Run(RfmRequest());
+  v1::RunSegmentationRequest windowed = RfmRequest(kAsOf - 10);
+  *windowed.mutable_window_start_date() = ToDate(kAsOf - 50);
+  const v1::SegmentationRun rfm_window = Run(windowed);
+  const std::vector<const v1::SegmentationRun*> newest_first = {&rfm_window,
+                                                                &rfm, &abc};
+
+  v1::ListRunsRequest request;
+  request.set_page_size(2);
+  std::vector<v1::SegmentationRun> listed;
+  int pages = 0;
+  do {
+    auto page = acme_->ListRuns(request);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->GetReflection()->GetUnknownFields(*page).field_count(), 0);
+    listed.insert(listed.end(), page->runs().begin(), page->runs().end());
+    request.set_page_token(page->next_page_token());
+    ++pages;
+  } while (!request.page_token().empty() && pages < 5);
+  EXPECT_EQ(pages, 2);
+  ASSERT_EQ(listed.size(), newest_first.size());
+  for (size_t i = 0; i < listed.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(listed[i], *newest_first[i]))
+        << "run " << i << ": " << listed[i].ShortDebugString();
+    EXPECT_EQ(
+        listed[i].GetReflection()->GetUnknownFields(listed[i]).field_count(),
+        0);
+  }
+
+  auto got = acme_->GetRun(rfm.id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*got, rfm));
+  EXPECT_EQ(got->GetReflection()->GetUnknownFields(*got).field_count(), 0);
+  EXPECT_THAT(acme_->GetRun(""), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(acme_->GetRun("run-none"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 // Lifecycle as of 2023-06-30 with the defaults (new 90 days, periods of 90
