@@ -44,16 +44,17 @@ absl::StatusOr<absl::string_view> Authenticator::BearerToken(
   return token;
 }
 
-bool Authenticator::IsAdminKey(absl::string_view token) const {
+bool Authenticator::IsAdminKeyHash(absl::string_view token_hash) const {
   return !admin_key_hash_.empty() &&
-         ConstantTimeEquals(Sha256Hex(token), admin_key_hash_);
+         ConstantTimeEquals(token_hash, admin_key_hash_);
 }
 
 absl::StatusOr<Principal> Authenticator::AuthenticateTenantCall(
     absl::string_view authorization, absl::string_view tenant_header) const {
   CUSTRA_ASSIGN_OR_RETURN(absl::string_view token, BearerToken(authorization));
   CUSTRA_RETURN_IF_ERROR(CheckTenantHeader(tenant_header));
-  if (IsAdminKey(token)) {
+  const std::string token_hash = Sha256Hex(token);
+  if (IsAdminKeyHash(token_hash)) {
     return Denied(
         "the admin key cannot call tenant services: issue a tenant API key "
         "with TenantAdminService.IssueApiKey");
@@ -61,7 +62,7 @@ absl::StatusOr<Principal> Authenticator::AuthenticateTenantCall(
   std::optional<std::string> key_id = ApiKeyIdOf(token);
   std::optional<ApiKeyRecord> key;
   if (key_id) key = control_->FindApiKey(*key_id);
-  if (!key || !ConstantTimeEquals(Sha256Hex(token), key->hash)) {
+  if (!key || !ConstantTimeEquals(token_hash, key->hash)) {
     return Unauthenticated("invalid API key", reason::kInvalidApiKey);
   }
   if (key->revoked()) {
@@ -78,14 +79,14 @@ absl::StatusOr<Principal> Authenticator::AuthenticateTenantCall(
 absl::StatusOr<Principal> Authenticator::AuthenticateAdminCall(
     absl::string_view authorization) const {
   CUSTRA_ASSIGN_OR_RETURN(absl::string_view token, BearerToken(authorization));
-  if (IsAdminKey(token)) {
+  const std::string token_hash = Sha256Hex(token);
+  if (IsAdminKeyHash(token_hash)) {
     return Principal{Principal::Kind::kAdmin, "", "admin"};
   }
   std::optional<std::string> key_id = ApiKeyIdOf(token);
   std::optional<ApiKeyRecord> key;
   if (key_id) key = control_->FindApiKey(*key_id);
-  if (key && !key->revoked() &&
-      ConstantTimeEquals(Sha256Hex(token), key->hash)) {
+  if (key && !key->revoked() && ConstantTimeEquals(token_hash, key->hash)) {
     return Denied("a tenant API key cannot call TenantAdminService");
   }
   return Unauthenticated("invalid admin key", reason::kInvalidApiKey);

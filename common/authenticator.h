@@ -52,7 +52,8 @@ class Authenticator {
   // Returns the presented key (after "Bearer ") or an error.
   static absl::StatusOr<absl::string_view> BearerToken(
       absl::string_view authorization);
-  bool IsAdminKey(absl::string_view token) const;
+  // Whether `token_hash` (Sha256Hex of a presented key) is the admin key's.
+  bool IsAdminKeyHash(absl::string_view token_hash) const;
 
   const ControlStore* control_;
   const std::string admin_key_hash_;

@@ -8,8 +8,23 @@
 
 namespace custra {
 
+namespace {
+
+// The SHA-256 implementation, fetched from OpenSSL's default provider once.
+// EVP_sha256() would be looked up again, under the provider store's lock,
+// by every EVP_DigestInit_ex (OpenSSL 3), and every API call hashes its key.
+const EVP_MD* Sha256Method() {
+  static const EVP_MD* const method = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return method;
+}
+
+}  // namespace
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx_, Sha256Method(), nullptr);
 }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
