@@ -234,6 +234,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.retry_idempotent_calls) {
     args.SetServiceConfigJSON(RetryServiceConfig());
   }
+  if (!options.connection_group.empty()) {
+    // gRPC shares a connection between channels whose arguments are equal;
+    // the group is one of them (and otherwise ignored).
+    args.SetString("custra.connection_group", options.connection_group);
+  }
   auto impl = std::make_unique<Impl>();
   impl->channel = grpc::CreateCustomChannel(options.target, credentials, args);
   impl->admin = v1::TenantAdminService::NewStub(impl->channel);

@@ -27,10 +27,11 @@
 //     all (Poisson arrivals), each latency counted from the call's scheduled
 //     time so that falling behind shows (no coordinated omission). --mix
 //     reads drops the writes and heavy calls. Each thread owns its own
-//     custra::Client, hence its own grpc::Channel; gRPC's global subchannel
-//     pool makes channels with identical arguments share one HTTP/2 connection,
-//     so the clients multiplex over one loopback connection like the workers of
-//     one application. ListCustomers (a single page of 50, which the SDK does
+//     custra::Client, hence its own grpc::Channel. gRPC makes channels with
+//     identical arguments share one HTTP/2 connection; by default
+//     (--connections tenant) a tenant's threads share one, like the workers
+//     of that company's application, and different tenants (companies) do
+//     not. ListCustomers (a single page of 50, which the SDK does
 //     not offer: its ListCustomers fetches pages of 1,000) and the ceiling's
 //     trivial calls go through generated stubs on one shared extra channel.
 //     Each thread picks its next call from this weighted mix (per mille):
@@ -626,6 +627,7 @@ struct Flags {
   int tenants = 8;
   double rate = 0;  // Offered calls per second over all clients; 0: closed.
   std::string mix = "full";
+  std::string connections = "tenant";
   double seconds = 60;
   double warmup = 10;
   int64_t max_requests = 2'000'000;
@@ -678,6 +680,9 @@ struct Env {
   std::unique_ptr<v1::IngestionService::Stub> ingestion;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
   std::atomic<int> phase_tag{0};  // Keeps write ids unique across phases.
+  // How the workers' clients connect: "shared", "tenant" or "client" (see
+  // --connections).
+  std::string connections = "tenant";
 };
 
 std::unique_ptr<Env> MakeEnv(const ServerProcess& server, pid_t pid,
@@ -700,11 +705,12 @@ std::unique_ptr<Env> MakeEnv(const ServerProcess& server, pid_t pid,
   std::exit(1);
 }
 
-std::unique_ptr<custra::Client> MakeClient(const std::string& address,
-                                           const std::string& tenant,
-                                           const std::string& key) {
+std::unique_ptr<custra::Client> MakeClient(
+    const std::string& address, const std::string& tenant,
+    const std::string& key, const std::string& connection_group = "") {
   custra::ClientOptions options;
   options.target = address;
+  options.connection_group = connection_group;
   options.tenant_id = tenant;
   options.api_key = key;
   options.default_deadline = kCallDeadline;
@@ -751,7 +757,10 @@ class Worker {
              index),
         prefix_(absl::StrCat("p", phase_tag, "-w", index)) {
     if (tenant_ != nullptr) {
-      client_ = MakeClient(env.address, tenant_->id, tenant_->key);
+      const std::string group = env.connections == "client"   ? prefix_
+                                : env.connections == "tenant" ? tenant_->id
+                                                              : "";
+      client_ = MakeClient(env.address, tenant_->id, tenant_->key, group);
     }
   }
 
@@ -1794,6 +1803,14 @@ int main(int argc, char** argv) {
                  "calls) or 'reads' (its unary reads only: no data growth)")
       ->check(CLI::IsMember({"full", "reads"}))
       ->capture_default_str();
+  app.add_option(
+         "--connections", f.connections,
+         "How the load threads connect: 'tenant' (the threads of a tenant "
+         "share one HTTP/2 connection, like the workers of that company's "
+         "application; tenants do not share one), 'client' (one connection "
+         "per thread) or 'shared' (all threads on one connection)")
+      ->check(CLI::IsMember({"tenant", "client", "shared"}))
+      ->capture_default_str();
   app.add_option("--seconds", f.seconds, "Measured seconds (0: no mixed load)")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
@@ -1931,6 +1948,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<ServerProcess> server =
         StartServer(f, dir.path(), &pid, std::move(budget));
     std::unique_ptr<Env> env = MakeEnv(*server, pid, dir.path() / "data");
+    env->connections = f.connections;
     auto admin = MakeClient(server->address(), "", server->admin_key());
     std::cout << "server at start: " << Describe(SampleProc(pid)) << "\n";
     const Clock::time_point seed_start = Clock::now();

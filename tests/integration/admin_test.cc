@@ -64,6 +64,41 @@ TEST_F(AdminTest, HealthIsServing) {
   CUSTRA_EXPECT_OK(admin_->WaitForServing(absl::Seconds(5)));
 }
 
+// The sockets this (client) process has open.
+int OpenSockets() {
+  int sockets = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const auto target = std::filesystem::read_symlink(entry.path(), error);
+    if (!error && target.string().rfind("socket:", 0) == 0) ++sockets;
+  }
+  return sockets;
+}
+
+// Clients with the same settings share a connection; a client with a
+// connection group of its own opens another.
+TEST_F(AdminTest, ConnectionGroupGivesAClientAConnectionOfItsOwn) {
+  ASSERT_TRUE(admin_->ListTenants().ok());
+  const int shared = OpenSockets();
+  auto same = Connect(server_->admin_key());
+  ASSERT_TRUE(same->ListTenants().ok());
+  EXPECT_EQ(OpenSockets(), shared);
+
+  ClientOptions options;
+  options.target = server_->address();
+  options.api_key = server_->admin_key();
+  options.connection_group = "bulk";
+  auto own = Client::Create(options);
+  ASSERT_TRUE(own.ok()) << own.status();
+  ASSERT_TRUE((*own)->ListTenants().ok());
+  EXPECT_EQ(OpenSockets(), shared + 1);
+  auto same_group = Client::Create(options);
+  ASSERT_TRUE(same_group.ok()) << same_group.status();
+  ASSERT_TRUE((*same_group)->ListTenants().ok());
+  EXPECT_EQ(OpenSockets(), shared + 1);
+}
+
 TEST_F(AdminTest, ReflectionListsEveryCustraService) {
   auto channel = grpc::CreateChannel(server_->address(),
                                      grpc::InsecureChannelCredentials());

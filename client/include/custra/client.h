@@ -52,6 +52,12 @@ struct ClientOptions {
   bool retry_idempotent_calls = true;
   // Largest message the client accepts.
   int max_message_bytes = 64 << 20;
+  // Clients in one process with the same target, settings and group share
+  // one HTTP/2 connection (gRPC's default), and their calls queue one
+  // behind another on it. A client with a group of its own gets a
+  // connection of its own: for example a bulk importer, so that its large
+  // messages do not hold up an interactive client's small ones.
+  std::string connection_group;
 };
 
 // The machine-readable part of an error (google.rpc.ErrorInfo and
