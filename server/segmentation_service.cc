@@ -574,11 +574,18 @@ absl::StatusOr<std::vector<SortKey>> ParseOrderBy(absl::string_view order_by,
   return keys;
 }
 
+// The stored run `run_id` names (request field `field`).
+absl::StatusOr<StoredRun> FindRun(SegmentationStore& store,
+                                  absl::string_view run_id,
+                                  absl::string_view field) {
+  if (run_id.empty()) return InvalidFieldError(field, "is required");
+  return store.GetRun(run_id);
+}
+
 absl::StatusOr<std::pair<StoredRun, v1::SegmentationRun>> LoadRun(
     SegmentationStore& store, absl::string_view run_id,
     absl::string_view field) {
-  if (run_id.empty()) return InvalidFieldError(field, "is required");
-  CUSTRA_ASSIGN_OR_RETURN(StoredRun stored, store.GetRun(run_id));
+  CUSTRA_ASSIGN_OR_RETURN(StoredRun stored, FindRun(store, run_id, field));
   CUSTRA_ASSIGN_OR_RETURN(v1::SegmentationRun run, ParseRun(stored));
   return std::make_pair(std::move(stored), std::move(run));
 }
@@ -781,13 +788,10 @@ grpc::ServerUnaryReactor* SegmentationServiceImpl::GetRun(
     v1::GetRunResponse* response) {
   return gate_->ServeTenantRead(
       context, [this, request, response](TenantCall& call) -> absl::Status {
-        if (request->run_id().empty()) {
-          return InvalidFieldError("run_id", "is required");
-        }
         TenantDatabase::ReadSession session(call.database.get());
         SegmentationStore store(&session.db());
         CUSTRA_ASSIGN_OR_RETURN(StoredRun stored,
-                                store.GetRun(request->run_id()));
+                                FindRun(store, request->run_id(), "run_id"));
         // The stored record is the run as RunSegmentation returned it.
         AppendSerializedField(response, v1::GetRunResponse::kRunFieldNumber,
                               std::move(stored.record));
