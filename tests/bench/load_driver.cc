@@ -46,6 +46,11 @@
 //     vectors, merged after the threads are joined: no lock on the hot
 //     path. The server's VmRSS and open fds are read from /proc before the
 //     warm-up, after it, every 5 s and at the end.
+//     Beside the clients, two reference threads (--reference-rate calls/s
+//     each, Poisson, latency from send) call grpc.health.v1.Health/Check and
+//     GetCustomer without a key on the extra channel: what a trivial call
+//     waits for under the same load, in the same run, against which the
+//     reads' tail is read.
 //  4. Ceiling (--ceiling-seconds > 0): --ceiling-threads threads (default
 //     --tenants) calling a trivial handler of the same server, then as many
 //     threads calling GetCustomer over the tenants, for the same time each,
@@ -626,6 +631,7 @@ struct Flags {
   int clients = 64;
   int tenants = 8;
   double rate = 0;  // Offered calls per second over all clients; 0: closed.
+  double reference_rate = 50;  // Per reference thread of the mixed load.
   std::string mix = "full";
   std::string connections = "tenant";
   double seconds = 60;
@@ -943,6 +949,10 @@ struct ThreadSpec {
   // (coordinated omission). 0: closed loop, the next call as soon as the
   // previous one returned.
   double mean_interval_seconds = 0;
+  // Open loop only: latency counts from the moment the call is sent, not
+  // from its scheduled time (for a reference measured like the closed-loop
+  // calls beside it).
+  bool latency_from_send = false;
 };
 
 struct LoadResult {
@@ -1005,7 +1015,7 @@ LoadResult RunLoad(Env& env, const std::vector<ThreadSpec>& specs, int groups,
           }
           p = phase.load(std::memory_order_acquire);
           if (p == kStopPhase) break;
-          start = scheduled;
+          start = specs[i].latency_from_send ? Clock::now() : scheduled;
         } else {
           start = Clock::now();
         }
@@ -1463,7 +1473,22 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
         break;
     }
   };
-  const LoadResult r = RunLoad(env, specs, 1, f.warmup, f.seconds,
+  // The reference (group 1): trivial calls at a low rate on the driver's
+  // extra channel, through the same transport, threads and cores as the
+  // reads.
+  const int groups = f.reference_rate > 0 ? 2 : 1;
+  if (f.reference_rate > 0) {
+    for (const Mix* mix : {&HealthMix(), &UnauthenticatedMix()}) {
+      ThreadSpec reference;
+      reference.tenant = mix == &HealthMix() ? nullptr : &tenants[0];
+      reference.mix = mix;
+      reference.group = 1;
+      reference.mean_interval_seconds = 1 / f.reference_rate;
+      reference.latency_from_send = true;
+      specs.push_back(reference);
+    }
+  }
+  const LoadResult r = RunLoad(env, specs, groups, f.warmup, f.seconds,
                                Quota(f.max_requests, specs.size()), hook);
   std::cout << "  every 5 s, RSS MB / tenant databases + WAL MB / fds: "
             << absl::StrJoin(timeline, " ") << "\n";
@@ -1482,6 +1507,10 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   PrintCpu(r);
   PrintStats("warm-up (not in the figures)", r.warmup[0], f.warmup);
   PrintStats("measured", r.measured[0], r.seconds);
+  if (groups > 1) {
+    PrintStats("reference: trivial calls under the same load, from send",
+               r.measured[1], r.seconds);
+  }
 
   const CallStats& s = r.measured[0];
   const Percentiles reads = PercentilesOf(s.ReadLatencies());
@@ -1525,6 +1554,18 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
             "<= 10 %", growth <= kRssGrowthTargetPercent);
   AddTarget("main: unary-read QPS in the mix",
             absl::StrFormat("%.0f", s.ReadCalls() / r.seconds), "(info)", true);
+  if (groups > 1) {
+    const CallStats& ref = r.measured[1];
+    const Percentiles health = PercentilesOf(ref.latency_ns[kHealthCheck]);
+    const Percentiles rejected =
+        PercentilesOf(ref.latency_ns[kUnauthenticatedCall]);
+    AddTarget("main: p99 of trivial calls under the same load (reference)",
+              absl::StrFormat("Health/Check %.2f ms (p50 %.2f), GetCustomer "
+                              "without a key %.2f ms (p50 %.2f); reads %.2f ms",
+                              health.p99, health.p50, rejected.p99,
+                              rejected.p50, reads.p99),
+              "(info)", ref.TotalUnexpectedErrors() == 0);
+  }
 }
 
 void RunCeiling(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
@@ -1791,6 +1832,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tenants", f.tenants, "Tenants the clients spread over")
       ->check(CLI::Range(2, 1000))
+      ->capture_default_str();
+  app.add_option(
+         "--reference-rate", f.reference_rate,
+         "Calls per second of each of the mixed load's two reference "
+         "threads (open loop, latency from send): one calls "
+         "grpc.health.v1.Health/Check, answered by gRPC itself, the other "
+         "GetCustomer without a key, refused by the CallGate before any "
+         "database. Their tail, next to the reads', is what the transport, "
+         "the threads and the machine add under the same load (0: none)")
+      ->check(CLI::Range(0.0, 1e4))
       ->capture_default_str();
   app.add_option("--rate", f.rate,
                  "Open loop: offered calls per second over all clients, "
