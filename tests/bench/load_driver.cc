@@ -51,6 +51,10 @@
 //     GetCustomer without a key on the extra channel: what a trivial call
 //     waits for under the same load, in the same run, against which the
 //     reads' tail is read.
+//     A gauge thread times a fixed register-only loop in CPU time every
+//     100 ms: flat however busy the machine's run queue is, it rises when
+//     the virtual CPU itself delivers less (a shared or slowed host core),
+//     the slow periods in which every call's latency grows.
 //  4. Ceiling (--ceiling-seconds > 0): --ceiling-threads threads (default
 //     --tenants) calling a trivial handler of the same server, then as many
 //     threads calling GetCustomer over the tenants, for the same time each,
@@ -96,6 +100,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -1426,6 +1431,120 @@ void ProbeHealth(const Env& env, ServerProcess& server) {
           response.status() == grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+// The machine's own speed through a load phase: a thread that, every
+// 50 ms, runs a fixed register-only loop (no memory traffic, so the load
+// beside it cannot slow it through caches) and takes the CPU time the
+// kernel charged it for the loop. Waiting for a core in this machine's run
+// queue is not CPU time, so the figure stays flat however busy the guest is;
+// it grows when the core itself delivers less per second of CPU time (a
+// host that shares the physical core or lowers its clock, time stolen from
+// the virtual CPU that the guest cannot see: a loop it interrupts takes
+// several times the usual CPU time). Slow periods in which every call's
+// latency grows, a trivial one's too, would show here.
+class MachineGauge {
+ public:
+  MachineGauge() : thread_([this] { Loop(); }) {}
+  ~MachineGauge() {
+    stop_.store(true);
+    thread_.join();
+  }
+  MachineGauge(const MachineGauge&) = delete;
+  MachineGauge& operator=(const MachineGauge&) = delete;
+
+  // Samples are kept from now on, timed from now.
+  void Start() {
+    absl::MutexLock lock(&mu_);
+    origin_ = Clock::now();
+    started_ = true;
+  }
+
+  // What the loops took over the first `seconds` of the window.
+  struct Summary {
+    double median_us = 0;          // Over the whole window.
+    double interrupted_share = 0;  // Loops over twice that median.
+    double worst_slice_share = 0;  // The same in the worst 5 s.
+    std::string by_slice;          // "0s:<median us>/<interrupted %>" per 5 s.
+  };
+  Summary Summarize(double seconds) {
+    absl::MutexLock lock(&mu_);
+    const size_t n = std::min(
+        slices_.size(),
+        static_cast<size_t>((seconds + 0.5) / CallStats::kSliceSeconds));
+    std::vector<double> all;
+    for (size_t i = 0; i < n; ++i) {
+      all.insert(all.end(), slices_[i].begin(), slices_[i].end());
+    }
+    Summary summary;
+    if (all.empty()) return summary;
+    std::sort(all.begin(), all.end());
+    summary.median_us = all[all.size() / 2];
+    const double limit = 2 * summary.median_us;
+    auto over = [limit](const std::vector<double>& v) {
+      return std::count_if(v.begin(), v.end(),
+                           [limit](double us) { return us > limit; });
+    };
+    summary.interrupted_share =
+        static_cast<double>(over(all)) / static_cast<double>(all.size());
+    std::vector<std::string> text;
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<double> slice = slices_[i];
+      if (slice.empty()) continue;
+      std::sort(slice.begin(), slice.end());
+      const double share =
+          static_cast<double>(over(slice)) / static_cast<double>(slice.size());
+      summary.worst_slice_share = std::max(summary.worst_slice_share, share);
+      text.push_back(absl::StrFormat("%.0fs:%.0f/%.1f%%",
+                                     i * CallStats::kSliceSeconds,
+                                     slice[slice.size() / 2], 100 * share));
+    }
+    summary.by_slice = absl::StrJoin(text, " ");
+    return summary;
+  }
+
+ private:
+  static int64_t ThreadCpuNanos() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  }
+
+  void Loop() {
+    uint64_t state = 0x9e3779b97f4a7c15ULL;
+    while (!stop_.load()) {
+      const int64_t cpu0 = ThreadCpuNanos();
+      // xorshift64: a dependent chain of shifts and xors, about half a
+      // millisecond.
+      for (int i = 0; i < 400'000; ++i) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+      }
+      const int64_t cpu = ThreadCpuNanos() - cpu0;
+      sink_.store(state, std::memory_order_relaxed);
+      {
+        absl::MutexLock lock(&mu_);
+        if (started_) {
+          const double at =
+              std::chrono::duration<double>(Clock::now() - origin_).count();
+          const size_t i =
+              static_cast<size_t>(std::max(0.0, at) / CallStats::kSliceSeconds);
+          if (i >= slices_.size()) slices_.resize(i + 1);
+          slices_[i].push_back(cpu / 1e3);
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  Clock::time_point origin_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<double>> slices_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> sink_{0};
+  std::thread thread_;
+};
+
 void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   const std::string loop =
       f.rate > 0 ? absl::StrFormat("open loop at %.0f calls/s", f.rate)
@@ -1442,7 +1561,11 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   }
   ProcSample before, after_warmup, end;
   DataSize data_after_warmup, data_end;
+  MachineGauge gauge;
   std::vector<std::string> timeline;
+  // CPU seconds (server, driver, machine) at the start of the current 5 s.
+  std::array<double, 3> cpu_mark{};
+  std::vector<std::string> cpu_timeline;
   auto hook = [&](Moment moment, double elapsed) {
     const ProcSample s = SampleProc(env.server_pid);
     const DataSize data = DataSizeOf(env.data_dir);
@@ -1454,6 +1577,8 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
                   << "\n";
         break;
       case Moment::kAfterWarmup:
+        gauge.Start();
+        cpu_mark = {s.cpu_seconds, SelfCpuSeconds(), MachineBusySeconds()};
         after_warmup = s;
         data_after_warmup = data;
         std::cout << "  server after warm-up:  " << Describe(s) << data_text
@@ -1463,6 +1588,14 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
         if (static_cast<int>(elapsed) % 5 == 0) {
           timeline.push_back(absl::StrFormat("%.0fs:%.1f/%.1f/%d", elapsed,
                                              s.rss_mb, data.total(), s.fds));
+          const std::array<double, 3> now = {s.cpu_seconds, SelfCpuSeconds(),
+                                             MachineBusySeconds()};
+          cpu_timeline.push_back(absl::StrFormat(
+              "%.0fs:%.2f/%.2f/%.2f", elapsed - CallStats::kSliceSeconds,
+              (now[0] - cpu_mark[0]) / CallStats::kSliceSeconds,
+              (now[1] - cpu_mark[1]) / CallStats::kSliceSeconds,
+              (now[2] - cpu_mark[2]) / CallStats::kSliceSeconds));
+          cpu_mark = now;
         }
         break;
       case Moment::kEnd:
@@ -1507,6 +1640,12 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   PrintCpu(r);
   PrintStats("warm-up (not in the figures)", r.warmup[0], f.warmup);
   PrintStats("measured", r.measured[0], r.seconds);
+  const MachineGauge::Summary loops = gauge.Summarize(r.seconds);
+  std::cout << "    machine speed by 5 s of the window (CPU us of a fixed "
+               "loop: median / share of loops over twice the run's median): "
+            << loops.by_slice << "\n";
+  std::cout << "    cores by 5 s of the window (server / driver / machine): "
+            << absl::StrJoin(cpu_timeline, " ") << "\n";
   if (groups > 1) {
     PrintStats("reference: trivial calls under the same load, from send",
                r.measured[1], r.seconds);
@@ -1554,6 +1693,14 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
             "<= 10 %", growth <= kRssGrowthTargetPercent);
   AddTarget("main: unary-read QPS in the mix",
             absl::StrFormat("%.0f", s.ReadCalls() / r.seconds), "(info)", true);
+  if (loops.median_us > 0) {
+    AddTarget("main: machine speed (CPU time of a fixed loop every 50 ms)",
+              absl::StrFormat("median %.0f us; over twice that: %.1f %% of "
+                              "loops, %.1f %% in the worst 5 s",
+                              loops.median_us, 100 * loops.interrupted_share,
+                              100 * loops.worst_slice_share),
+              "(info)", true);
+  }
   if (groups > 1) {
     const CallStats& ref = r.measured[1];
     const Percentiles health = PercentilesOf(ref.latency_ns[kHealthCheck]);
