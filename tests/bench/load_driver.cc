@@ -1464,6 +1464,10 @@ class MachineGauge {
     double interrupted_share = 0;  // Loops over twice that median.
     double worst_slice_share = 0;  // The same in the worst 5 s.
     std::string by_slice;          // "0s:<median us>/<interrupted %>" per 5 s.
+    // How late the thread woke from its 50 ms sleeps: the wait for a core
+    // (this machine's run queue, or the host's) of a thread that wakes up.
+    double late_p99_ms = 0;
+    std::string late_by_slice;  // "0s:<p90 ms>/<max ms>" per 5 s.
   };
   Summary Summarize(double seconds) {
     absl::MutexLock lock(&mu_);
@@ -1498,6 +1502,22 @@ class MachineGauge {
                                      slice[slice.size() / 2], 100 * share));
     }
     summary.by_slice = absl::StrJoin(text, " ");
+    std::vector<double> late_all;
+    std::vector<std::string> late_text;
+    for (size_t i = 0; i < n && i < late_slices_.size(); ++i) {
+      std::vector<double> slice = late_slices_[i];
+      if (slice.empty()) continue;
+      std::sort(slice.begin(), slice.end());
+      late_all.insert(late_all.end(), slice.begin(), slice.end());
+      late_text.push_back(absl::StrFormat(
+          "%.0fs:%.1f/%.1f", i * CallStats::kSliceSeconds,
+          slice[slice.size() * 9 / 10] / 1e3, slice.back() / 1e3));
+    }
+    if (!late_all.empty()) {
+      std::sort(late_all.begin(), late_all.end());
+      summary.late_p99_ms = late_all[late_all.size() * 99 / 100] / 1e3;
+    }
+    summary.late_by_slice = absl::StrJoin(late_text, " ");
     return summary;
   }
 
@@ -1532,14 +1552,29 @@ class MachineGauge {
           slices_[i].push_back(cpu / 1e3);
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const Clock::time_point asleep = Clock::now();
+      std::this_thread::sleep_for(kSleep);
+      const Clock::time_point awake = Clock::now();
+      absl::MutexLock lock(&mu_);
+      if (started_) {
+        const double at =
+            std::chrono::duration<double>(awake - origin_).count();
+        const size_t i =
+            static_cast<size_t>(std::max(0.0, at) / CallStats::kSliceSeconds);
+        if (i >= late_slices_.size()) late_slices_.resize(i + 1);
+        late_slices_[i].push_back(
+            std::chrono::duration<double, std::micro>(awake - asleep - kSleep)
+                .count());
+      }
     }
   }
 
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   Clock::time_point origin_ ABSL_GUARDED_BY(mu_);
+  static constexpr std::chrono::milliseconds kSleep{50};
   std::vector<std::vector<double>> slices_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<double>> late_slices_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> sink_{0};
   std::thread thread_;
@@ -1644,6 +1679,9 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   std::cout << "    machine speed by 5 s of the window (CPU us of a fixed "
                "loop: median / share of loops over twice the run's median): "
             << loops.by_slice << "\n";
+  std::cout << "    wake-up lateness by 5 s of the window (the gauge's 50 ms "
+               "sleeps, p90 / max ms): "
+            << loops.late_by_slice << "\n";
   std::cout << "    cores by 5 s of the window (server / driver / machine): "
             << absl::StrJoin(cpu_timeline, " ") << "\n";
   if (groups > 1) {
@@ -1696,9 +1734,10 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   if (loops.median_us > 0) {
     AddTarget("main: machine speed (CPU time of a fixed loop every 50 ms)",
               absl::StrFormat("median %.0f us; over twice that: %.1f %% of "
-                              "loops, %.1f %% in the worst 5 s",
+                              "loops, %.1f %% in the worst 5 s; wake-ups "
+                              "p99 %.2f ms late",
                               loops.median_us, 100 * loops.interrupted_share,
-                              100 * loops.worst_slice_share),
+                              100 * loops.worst_slice_share, loops.late_p99_ms),
               "(info)", true);
   }
   if (groups > 1) {
