@@ -52,9 +52,12 @@
 //     waits for under the same load, in the same run, against which the
 //     reads' tail is read.
 //     A gauge thread times a fixed register-only loop in CPU time every
-//     100 ms: flat however busy the machine's run queue is, it rises when
-//     the virtual CPU itself delivers less (a shared or slowed host core),
-//     the slow periods in which every call's latency grows.
+//     50 ms (flat however busy the machine's run queue is, it rises when
+//     the virtual CPU itself delivers less: a shared or slowed host core)
+//     and how late it wakes from each 50 ms sleep (the wait for a core of
+//     a thread that wakes up); with the cores used per 5 s, they tell
+//     whether a slow period, in which every call's latency grows, is the
+//     machine's.
 //  4. Ceiling (--ceiling-seconds > 0): --ceiling-threads threads (default
 //     --tenants) calling a trivial handler of the same server, then as many
 //     threads calling GetCustomer over the tenants, for the same time each,
