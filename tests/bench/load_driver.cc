@@ -57,7 +57,9 @@
 //     and how late it wakes from each 50 ms sleep (the wait for a core of
 //     a thread that wakes up); with the cores used per 5 s, they tell
 //     whether a slow period, in which every call's latency grows, is the
-//     machine's.
+//     machine's. Per 5 s, the threads of the server (normal priority and
+//     SCHED_IDLE apart) and of the driver that wait on a run queue for a
+//     core, on average (from /proc/<pid>/task/<tid>/schedstat).
 //  4. Ceiling (--ceiling-seconds > 0): --ceiling-threads threads (default
 //     --tenants) calling a trivial handler of the same server, then as many
 //     threads calling GetCustomer over the tenants, for the same time each,
@@ -101,6 +103,7 @@
 //                    [--touch-tenants 10000] [--help for the rest]
 
 #include <grpcpp/grpcpp.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -624,6 +627,60 @@ DataSize DataSizeOf(const fs::path& data_dir) {
     }
   }
   return size;
+}
+
+// Time on a CPU and waiting on a run queue, summed over a process's
+// threads (from /proc/<pid>/task/<tid>/schedstat, in ns), split by whether
+// a thread runs under SCHED_IDLE (the server's write, heavy and import
+// threads) or at normal priority.
+struct ThreadTimes {
+  int64_t cpu_ns = 0;
+  int64_t wait_ns = 0;
+};
+struct SchedSample {
+  // By thread id, so that a delta counts only threads alive at both ends.
+  std::map<int64_t, ThreadTimes> normal;
+  std::map<int64_t, ThreadTimes> idle;
+};
+
+SchedSample SampleSched(pid_t pid) {
+  SchedSample sample;
+  std::error_code ec;
+  const fs::path tasks = fs::path("/proc") / std::to_string(pid) / "task";
+  for (auto it = fs::directory_iterator(tasks, ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    int64_t tid = 0;
+    if (!absl::SimpleAtoi(it->path().filename().string(), &tid)) continue;
+    std::istringstream times(ReadFile(it->path() / "schedstat"));
+    ThreadTimes t;
+    if (!(times >> t.cpu_ns >> t.wait_ns)) continue;  // The thread ended.
+    // The scheduling policy is field 41 of stat, counted after the command.
+    const std::string stat = ReadFile(it->path() / "stat");
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string field;
+    int policy = 0;
+    for (int i = 3; i <= 41 && (fields >> field); ++i) {
+      if (i == 41) absl::SimpleAtoi(field, &policy);
+    }
+    (policy == SCHED_IDLE ? sample.idle : sample.normal)[tid] = t;
+  }
+  return sample;
+}
+
+// What the threads of `to` alive in `from` too used between the two, in
+// thread-seconds per second of `seconds`.
+ThreadTimes Delta(const std::map<int64_t, ThreadTimes>& from,
+                  const std::map<int64_t, ThreadTimes>& to) {
+  ThreadTimes d;
+  for (const auto& [tid, t] : to) {
+    auto it = from.find(tid);
+    if (it == from.end()) continue;
+    d.cpu_ns += t.cpu_ns - it->second.cpu_ns;
+    d.wait_ns += t.wait_ns - it->second.wait_ns;
+  }
+  return d;
 }
 
 std::string Describe(const ProcSample& s) {
@@ -1604,6 +1661,11 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
   // CPU seconds (server, driver, machine) at the start of the current 5 s.
   std::array<double, 3> cpu_mark{};
   std::vector<std::string> cpu_timeline;
+  // Threads' CPU and run-queue wait (server, driver) at the start of the
+  // current 5 s, and the window's sums of the deltas.
+  std::array<SchedSample, 2> sched_mark;
+  std::array<ThreadTimes, 3> sched_sum{};  // Server normal, idle; driver.
+  std::vector<std::string> wait_timeline;
   auto hook = [&](Moment moment, double elapsed) {
     const ProcSample s = SampleProc(env.server_pid);
     const DataSize data = DataSizeOf(env.data_dir);
@@ -1617,6 +1679,7 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
       case Moment::kAfterWarmup:
         gauge.Start();
         cpu_mark = {s.cpu_seconds, SelfCpuSeconds(), MachineBusySeconds()};
+        sched_mark = {SampleSched(env.server_pid), SampleSched(getpid())};
         after_warmup = s;
         data_after_warmup = data;
         std::cout << "  server after warm-up:  " << Describe(s) << data_text
@@ -1634,6 +1697,22 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
               (now[1] - cpu_mark[1]) / CallStats::kSliceSeconds,
               (now[2] - cpu_mark[2]) / CallStats::kSliceSeconds));
           cpu_mark = now;
+          const std::array<SchedSample, 2> sched = {SampleSched(env.server_pid),
+                                                    SampleSched(getpid())};
+          const std::array<ThreadTimes, 3> d = {
+              Delta(sched_mark[0].normal, sched[0].normal),
+              Delta(sched_mark[0].idle, sched[0].idle),
+              Delta(sched_mark[1].normal, sched[1].normal)};
+          for (size_t i = 0; i < d.size(); ++i) {
+            sched_sum[i].cpu_ns += d[i].cpu_ns;
+            sched_sum[i].wait_ns += d[i].wait_ns;
+          }
+          constexpr double kNsPerSlice = 1e9 * CallStats::kSliceSeconds;
+          wait_timeline.push_back(absl::StrFormat(
+              "%.0fs:%.2f/%.2f/%.2f", elapsed - CallStats::kSliceSeconds,
+              d[0].wait_ns / kNsPerSlice, d[1].wait_ns / kNsPerSlice,
+              d[2].wait_ns / kNsPerSlice));
+          sched_mark = sched;
         }
         break;
       case Moment::kEnd:
@@ -1687,6 +1766,10 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
             << loops.late_by_slice << "\n";
   std::cout << "    cores by 5 s of the window (server / driver / machine): "
             << absl::StrJoin(cpu_timeline, " ") << "\n";
+  std::cout << "    run-queue wait by 5 s of the window (threads waiting "
+               "for a core, on average: server normal priority / server "
+               "SCHED_IDLE / driver): "
+            << absl::StrJoin(wait_timeline, " ") << "\n";
   if (groups > 1) {
     PrintStats("reference: trivial calls under the same load, from send",
                r.measured[1], r.seconds);
@@ -1742,6 +1825,18 @@ void RunMain(const Flags& f, Env& env, const std::vector<Tenant>& tenants) {
                               loops.median_us, 100 * loops.interrupted_share,
                               100 * loops.worst_slice_share, loops.late_p99_ms),
               "(info)", true);
+  }
+  if (!wait_timeline.empty()) {
+    const double ns = 1e9 * CallStats::kSliceSeconds * wait_timeline.size();
+    AddTarget(
+        "main: threads waiting for a core (run queue, mean over the window)",
+        absl::StrFormat("server normal priority %.2f (using %.2f cores), "
+                        "SCHED_IDLE %.2f (%.2f cores); driver %.2f (%.2f "
+                        "cores)",
+                        sched_sum[0].wait_ns / ns, sched_sum[0].cpu_ns / ns,
+                        sched_sum[1].wait_ns / ns, sched_sum[1].cpu_ns / ns,
+                        sched_sum[2].wait_ns / ns, sched_sum[2].cpu_ns / ns),
+        "(info)", true);
   }
   if (groups > 1) {
     const CallStats& ref = r.measured[1];
