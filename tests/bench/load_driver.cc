@@ -7,6 +7,15 @@
 // bounded in time and in request count, and the program stops by itself
 // (a watchdog ends it if anything hangs; the server dies with it).
 //
+// Placement (--driver-cpus): the driver stands in for clients that run on
+// other machines, so by default its threads are confined to the
+// highest-numbered CPU while the server may use all of them (gRPC's own
+// benchmarks give client and server cores of their own). On a 2-core
+// machine the kernel put most runnable normal-priority threads, the
+// driver's and the server's, on one core while the other ran the server's
+// SCHED_IDLE work; unconfined, a read's hops queued behind the driver's
+// threads there.
+//
 // Phases, in order (each can be skipped):
 //  1. Seeding: per tenant, CreateTenant + IssueApiKey (admin), an
 //     ImportTransactions stream of --seed-rows synthetic rows over
@@ -113,6 +122,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -133,6 +143,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -684,6 +695,80 @@ std::string Describe(const ProcSample& s) {
 }
 
 // ---------------------------------------------------------------------------
+// Where the driver runs
+// ---------------------------------------------------------------------------
+
+// The CPUs this thread may run on, ascending.
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+std::string CpuList(const std::vector<int>& cpus) {
+  return absl::StrJoin(cpus, ",");
+}
+
+// The CPUs --driver-cpus names, among `allowed`: 'all' (empty: no
+// pinning), 'last' (the highest-numbered, if there are two or more) or a
+// list such as "1" or "0,2-3".
+absl::StatusOr<std::vector<int>> DriverCpus(absl::string_view spec,
+                                            const std::vector<int>& allowed) {
+  if (spec == "all") return std::vector<int>();
+  if (spec == "last") {
+    if (allowed.size() < 2) return std::vector<int>();
+    return std::vector<int>{allowed.back()};
+  }
+  std::vector<int> cpus;
+  for (absl::string_view part : absl::StrSplit(spec, ',')) {
+    std::pair<absl::string_view, absl::string_view> range =
+        absl::StrSplit(part, absl::MaxSplits('-', 1));
+    if (range.second.empty()) range.second = range.first;
+    int first = 0, last = 0;
+    if (!absl::SimpleAtoi(range.first, &first) ||
+        !absl::SimpleAtoi(range.second, &last) || first > last) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--driver-cpus: '", part,
+          "' is not a CPU or a range of CPUs (use all, last, or e.g. 1 or "
+          "0,2-3)"));
+    }
+    for (int cpu = first; cpu <= last; ++cpu) {
+      if (!std::binary_search(allowed.begin(), allowed.end(), cpu)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--driver-cpus: CPU ", cpu, " is not one this process may use (",
+            CpuList(allowed), ")"));
+      }
+      cpus.push_back(cpu);
+    }
+  }
+  std::sort(cpus.begin(), cpus.end());
+  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+  return cpus;
+}
+
+// Confines every thread of this process (and so the threads it starts
+// later) to `cpus`.
+absl::Status PinProcess(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    int tid = 0;
+    if (!absl::SimpleAtoi(task.path().filename().string(), &tid)) continue;
+    if (sched_setaffinity(tid, sizeof(set), &set) != 0) {
+      return absl::InternalError(absl::StrCat(
+          "sched_setaffinity to CPUs ", CpuList(cpus), ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
 // Tenants, workers and the load loop
 // ---------------------------------------------------------------------------
 
@@ -720,6 +805,9 @@ struct Flags {
   double touch_seconds = 1200;
   double max_total_seconds = 3600;
   std::vector<std::string> server_args;
+  std::string driver_cpus = "last";
+  // The CPUs of the server it starts (empty: the driver's own).
+  std::vector<int> server_cpus;
 };
 
 struct Tenant {
@@ -1215,6 +1303,7 @@ std::unique_ptr<ServerProcess> StartServer(
   ServerProcess::Options options;
   options.data_dir = dir / "data";
   options.extra_args = std::move(extra_args);
+  options.cpus = f.server_cpus;
   for (std::string& arg : ServerArgs(f)) {
     options.extra_args.push_back(std::move(arg));
   }
@@ -2247,7 +2336,35 @@ int main(int argc, char** argv) {
   app.add_option("--server-arg", f.server_args,
                  "Extra custra-server flag, e.g. "
                  "--server-arg=--sqlite-synchronous=normal (repeatable)");
+  app.add_option(
+         "--driver-cpus", f.driver_cpus,
+         "CPUs the driver's own threads run on: 'last' (the highest-numbered "
+         "CPU it may use, when it may use two or more), 'all' (no pinning) "
+         "or a list such as 1 or 0,2-3. The server it starts may use every "
+         "CPU the driver was started with. The driver stands in for clients "
+         "that run on other machines; confined to one core, its threads "
+         "stop queueing for a core behind the server's")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+
+  // Before any other thread starts, so that all of them inherit it.
+  const std::vector<int> allowed = AllowedCpus();
+  absl::StatusOr<std::vector<int>> driver_cpus =
+      DriverCpus(f.driver_cpus, allowed);
+  if (!driver_cpus.ok()) {
+    std::cerr << "load_driver: " << driver_cpus.status().message() << "\n";
+    return 2;
+  }
+  std::string placement = "driver and server on CPUs " + CpuList(allowed);
+  if (!driver_cpus->empty() && *driver_cpus != allowed) {
+    if (absl::Status pinned = PinProcess(*driver_cpus); !pinned.ok()) {
+      Die("--driver-cpus", pinned);
+    }
+    f.server_cpus = allowed;
+    placement = absl::StrCat(
+        "driver on CPU", driver_cpus->size() > 1 ? "s " : " ",
+        CpuList(*driver_cpus), ", server on CPUs ", CpuList(allowed));
+  }
 
   std::thread([seconds = f.max_total_seconds] {
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -2257,7 +2374,8 @@ int main(int argc, char** argv) {
   }).detach();
 
   std::cout << "load_driver: " << std::thread::hardware_concurrency()
-            << " cores; server flags --tenant-concurrency="
+            << " cores; " << placement << " (--driver-cpus)\n"
+            << "             server flags --tenant-concurrency="
             << f.tenant_concurrency
             << " --max-open-tenants=" << f.max_open_tenants
             << " --max-message-bytes=" << f.max_message_bytes << " "

@@ -1,5 +1,6 @@
 #include "tests/testing/server_process.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -28,6 +29,15 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
                                    "--admin-key-file=" + key_file};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
 
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  for (int cpu : options.cpus) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+      return absl::InvalidArgumentError(absl::StrCat("no CPU ", cpu));
+    }
+    CPU_SET(cpu, &cpus);
+  }
+
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return absl::InternalError("pipe failed");
   const pid_t pid = fork();
@@ -39,6 +49,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     close(pipe_fds[0]);
     close(pipe_fds[1]);
     unsetenv("CUSTRA_ADMIN_KEY");
+    if (!options.cpus.empty() && sched_setaffinity(0, sizeof(cpus), &cpus)) {
+      _exit(126);
+    }
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

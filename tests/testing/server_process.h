@@ -24,6 +24,10 @@ class ServerProcess {
     // the previous process to keep clients' targets valid.
     std::string listen = "127.0.0.1:0";
     std::vector<std::string> extra_args;
+    // The CPUs the server may run on (sched_setaffinity before exec);
+    // empty: those of the process that starts it. A benchmark that
+    // confines itself to some CPUs gives the server back the others.
+    std::vector<int> cpus;
   };
 
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(Options options);
@@ -35,6 +39,7 @@ class ServerProcess {
   // "127.0.0.1:<port>".
   const std::string& address() const { return address_; }
   const std::string& admin_key() const { return options_.admin_key; }
+  pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits for the process to exit; returns its exit
   // status as from waitpid (use WIFEXITED / WEXITSTATUS).
