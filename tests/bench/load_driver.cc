@@ -165,6 +165,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = custra::v1;
+using custra::testing::AllowedCpus;
 using custra::testing::ServerProcess;
 using custra::testing::TempDir;
 using Clock = std::chrono::steady_clock;
@@ -697,18 +698,6 @@ std::string Describe(const ProcSample& s) {
 // ---------------------------------------------------------------------------
 // Where the driver runs
 // ---------------------------------------------------------------------------
-
-// The CPUs this thread may run on, ascending.
-std::vector<int> AllowedCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
 
 std::string CpuList(const std::vector<int>& cpus) {
   return absl::StrJoin(cpus, ",");

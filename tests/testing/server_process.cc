@@ -88,6 +88,17 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
       "custra-server exited before listening (wait status ", status, ")"));
 }
 
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
 ServerProcess::~ServerProcess() {
   if (!exited_ && pid_ > 0) {
     kill(pid_, SIGKILL);

@@ -61,6 +61,9 @@ class ServerProcess {
   int exit_status_ = 0;
 };
 
+// The CPUs the calling thread may run on, ascending (its affinity mask).
+std::vector<int> AllowedCpus();
+
 // Path of a built binary, from the build's compile definitions.
 std::string ServerBinaryPath();
 std::string CliBinaryPath();

@@ -6,7 +6,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -32,19 +31,8 @@ std::string CpusAllowed(pid_t pid) {
   return "";
 }
 
-std::vector<int> OwnCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
 TEST(ServerProcessTest, RunsOnTheCpusItIsGiven) {
-  const std::vector<int> own = OwnCpus();
+  const std::vector<int> own = AllowedCpus();
   ASSERT_FALSE(own.empty());
   TempDir dir;
   ServerProcess::Options options;
