@@ -525,29 +525,6 @@ std::vector<std::string> StatFields(const fs::path& stat_file) {
   return absl::StrSplit(stat.substr(paren + 1), ' ', absl::SkipEmpty());
 }
 
-// ServerProcess does not expose its pid: find our child whose command line
-// carries our data directory.
-pid_t FindServerPid(const fs::path& data_dir) {
-  const std::string needle = "--data-dir=" + data_dir.string();
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    pid_t pid = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
-    const std::string cmdline = ReadFile(entry.path() / "cmdline");
-    if (cmdline.find(needle + '\0') == std::string::npos &&
-        !absl::EndsWith(cmdline, needle)) {
-      continue;
-    }
-    const std::vector<std::string> stat = StatFields(entry.path() / "stat");
-    pid_t ppid = 0;
-    if (stat.size() > 1 && absl::SimpleAtoi(stat[1], &ppid) &&
-        ppid == getpid()) {
-      return pid;
-    }
-  }
-  return -1;
-}
-
 struct ProcSample {
   double rss_mb = 0;
   double anon_mb = 0;  // RssAnon: heap, stacks.
@@ -1298,7 +1275,7 @@ std::unique_ptr<ServerProcess> StartServer(
   }
   auto server = ServerProcess::Start(options);
   if (!server.ok()) Die("starting custra-server", server.status());
-  *pid = FindServerPid(options.data_dir);
+  *pid = (*server)->pid();
   std::cout << "server: " << custra::testing::ServerBinaryPath() << " "
             << absl::StrJoin(options.extra_args, " ") << "\n        at "
             << (*server)->address() << ", pid " << *pid << ", data "
